@@ -1,0 +1,1 @@
+"""Video ingest: decode, resample, resize, TV-L1 flow, MediaSequence TFRecords."""
