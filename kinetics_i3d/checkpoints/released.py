@@ -1,0 +1,200 @@
+"""Load DeepMind's released TF1 I3D checkpoints into `InceptionI3d`.
+
+Layouts of the release (deepmind/kinetics-i3d, data/checkpoints/):
+- scoped: `rgb_imagenet`, `flow_imagenet`, `rgb_scratch`, `flow_scratch`. Every variable sits under
+  `RGB/inception_i3d/` or `Flow/inception_i3d/`; BatchNorm parameters have shape `[C]`.
+- unscoped (`rgb_scratch_kin600`): the same names without the scope, BatchNorm parameters of
+  shape `[1, 1, 1, 1, C]`, plus optimizer slots (`.../Momentum`) and `global_step`, ignored here.
+
+Variable names per conv unit (Sonnet's Unit3D): `<path>/conv_3d/w` (and `conv_3d/b` for the
+logits), `<path>/batch_norm/{beta,moving_mean,moving_variance}`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from kinetics_i3d.modalities import MODALITIES, get_modality
+
+SCOPE_SUFFIX = "inception_i3d"
+LOGITS_BIAS = "Logits/Conv3d_0c_1x1/conv_3d/b"
+FIRST_CONV = "Conv3d_1a_7x7/conv_3d/w"
+# Variables the unscoped layout holds that are not model weights.
+_IGNORED = re.compile(r"(^|/)(Momentum|global_step)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleasedLayout:
+    """How a released checkpoint names the variables of one model."""
+
+    prefix: str  # "RGB/inception_i3d/" or "" (unscoped)
+    modality: str  # "rgb" | "flow"
+    bn_shape_5d: bool  # BatchNorm stored as [1, 1, 1, 1, C]
+    num_classes: int | None  # from the logits bias, None if the checkpoint has no logits
+
+
+def unit_variable_names(path: str, unit) -> dict[str, object]:
+    """Release-relative names of one unit's Keras variables: `{"<path>/conv_3d/w": kernel, ...}`."""
+    names = {f"{path}/conv_3d/w": unit.conv.kernel}
+    if unit.conv.use_bias:
+        names[f"{path}/conv_3d/b"] = unit.conv.bias
+    if unit.bn is not None:
+        names[f"{path}/batch_norm/beta"] = unit.bn.beta
+        names[f"{path}/batch_norm/moving_mean"] = unit.bn.moving_mean
+        names[f"{path}/batch_norm/moving_variance"] = unit.bn.moving_variance
+    return names
+
+
+def model_variable_names(model) -> dict[str, object]:
+    """Release-relative name -> Keras variable for every weight of `model` (an `InceptionI3d`)."""
+    names: dict[str, object] = {}
+    for path, unit in model.named_units():
+        names.update(unit_variable_names(path, unit))
+    return names
+
+
+def released_variable_names(model) -> dict[str, object]:
+    """Full scoped release name (`RGB/inception_i3d/...`) -> Keras variable, for writing checkpoints."""
+    prefix = f"{model.modality.scope}/{SCOPE_SUFFIX}/"
+    return {prefix + name: var for name, var in model_variable_names(model).items()}
+
+
+def _open(checkpoint_prefix: str) -> tf.train.CheckpointReader:
+    try:
+        return tf.train.load_checkpoint(checkpoint_prefix)
+    except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
+        raise FileNotFoundError(
+            f"cannot read a TF checkpoint at prefix {checkpoint_prefix!r} (expected files "
+            f"{checkpoint_prefix}.index and {checkpoint_prefix}.data-*): {e}"
+        ) from None
+
+
+def detect_layout(checkpoint_prefix: str) -> ReleasedLayout:
+    """Works out which release layout (and modality, class count) a checkpoint uses."""
+    shapes = _open(checkpoint_prefix).get_variable_to_shape_map()
+    scoped = [m for m in MODALITIES.values() if f"{m.scope}/{SCOPE_SUFFIX}/{FIRST_CONV}" in shapes]
+    if len(scoped) > 1:
+        raise ValueError(
+            f"checkpoint {checkpoint_prefix!r} holds both RGB and Flow I3D scopes; restore each "
+            "stream into its own model (it is a joint checkpoint)"
+        )
+    if scoped:
+        modality = scoped[0]
+        prefix = f"{modality.scope}/{SCOPE_SUFFIX}/"
+    elif FIRST_CONV in shapes:
+        prefix = ""
+        in_channels = shapes[FIRST_CONV][3]
+        by_channels = {m.channels: m for m in MODALITIES.values()}
+        if in_channels not in by_channels:
+            raise ValueError(
+                f"checkpoint {checkpoint_prefix!r}: {FIRST_CONV} has {in_channels} input channels; "
+                f"expected one of {sorted(by_channels)}"
+            )
+        modality = by_channels[in_channels]
+    else:
+        raise ValueError(
+            f"checkpoint {checkpoint_prefix!r} is not an I3D checkpoint of the release: no "
+            f"'RGB/{SCOPE_SUFFIX}/{FIRST_CONV}', 'Flow/{SCOPE_SUFFIX}/{FIRST_CONV}' or '{FIRST_CONV}'"
+        )
+    bn = prefix + "Conv3d_1a_7x7/batch_norm/beta"
+    bias = shapes.get(prefix + LOGITS_BIAS)
+    return ReleasedLayout(
+        prefix=prefix,
+        modality=modality.name,
+        bn_shape_5d=len(shapes.get(bn, [0])) == 5,
+        num_classes=int(bias[0]) if bias else None,
+    )
+
+
+def read_num_classes(checkpoint_prefix: str) -> int:
+    """The class count of a released checkpoint, from its logits bias shape."""
+    layout = detect_layout(checkpoint_prefix)
+    if layout.num_classes is None:
+        raise ValueError(f"checkpoint {checkpoint_prefix!r} has no {LOGITS_BIAS}")
+    return layout.num_classes
+
+
+def restore_released(model, checkpoint_prefix: str) -> ReleasedLayout:
+    """Loads a released (or release-layout) checkpoint into `model`, all or nothing.
+
+    Every model variable must be in the checkpoint with the same shape (BatchNorm `[1,1,1,1,C]` is
+    accepted as `[C]`), and every checkpoint variable must be used, except optimizer slots and
+    `global_step`. Any mismatch raises `ValueError` naming the variables and shapes; nothing is
+    assigned until all checks pass. Returns the detected layout.
+    """
+    layout = detect_layout(checkpoint_prefix)
+    if layout.modality != model.modality.name:
+        raise ValueError(
+            f"checkpoint {checkpoint_prefix!r} is a {layout.modality} checkpoint "
+            f"({get_modality(layout.modality).channels} input channels) but the model is "
+            f"{model.modality.name}; build InceptionI3d(modality={layout.modality!r})"
+        )
+    reader = _open(checkpoint_prefix)
+    ckpt_shapes = {
+        name[len(layout.prefix):]: shape
+        for name, shape in reader.get_variable_to_shape_map().items()
+        if name.startswith(layout.prefix) and not _IGNORED.search(name)
+    }
+    others = [
+        n for n in reader.get_variable_to_shape_map()
+        if not n.startswith(layout.prefix) and not _IGNORED.search(n)
+    ]
+    wanted = model_variable_names(model)
+    problems = []
+    missing = sorted(set(wanted) - set(ckpt_shapes))
+    extra = [layout.prefix + n for n in sorted(set(ckpt_shapes) - set(wanted))] + sorted(others)
+    if missing:
+        problems.append(f"{len(missing)} model variable(s) missing from the checkpoint: "
+                        + ", ".join(layout.prefix + n for n in missing[:10])
+                        + (" ..." if len(missing) > 10 else ""))
+    if extra:
+        problems.append(f"{len(extra)} checkpoint variable(s) the model does not have: "
+                        + ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else ""))
+    values = {}
+    for name in sorted(set(wanted) & set(ckpt_shapes)):
+        var = wanted[name]
+        want = tuple(var.shape)
+        have = tuple(ckpt_shapes[name])
+        if have != want and not (layout.bn_shape_5d and "/batch_norm/" in name
+                                 and have == (1,) * (5 - len(want)) + want):
+            problems.append(f"{layout.prefix}{name}: checkpoint shape {list(have)}, "
+                            f"model shape {list(want)}")
+            continue
+        values[name] = have
+    if problems:
+        raise ValueError(f"cannot restore {checkpoint_prefix!r} into {model.name}: "
+                         + "; ".join(problems))
+    for name in values:
+        var = wanted[name]
+        value = reader.get_tensor(layout.prefix + name)
+        var.assign(np.reshape(value, var.shape).astype(var.dtype))
+    return layout
+
+
+def write_checkpoint(values: dict[str, np.ndarray], checkpoint_prefix: str) -> str:
+    """Writes `{name: array}` as a TF1-style name-based checkpoint (`.index` + `.data-*`).
+
+    The result reads with `tf.train.load_checkpoint` and `restore_released` exactly as the
+    release's files do. Parent folders are created. Returns the prefix.
+    """
+    if not values:
+        raise ValueError("write_checkpoint: no variables to write")
+    parent = checkpoint_prefix.rsplit("/", 1)[0] if "/" in checkpoint_prefix else ""
+    if parent:
+        tf.io.gfile.makedirs(parent)
+    names = sorted(values)
+    tf.raw_ops.SaveV2(
+        prefix=checkpoint_prefix,
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.convert_to_tensor(values[n]) for n in names],
+    )
+    return checkpoint_prefix
+
+
+def export_released(model) -> dict[str, np.ndarray]:
+    """The model's weights under their scoped release names (`RGB/inception_i3d/...`)."""
+    return {name: var.numpy() for name, var in released_variable_names(model).items()}

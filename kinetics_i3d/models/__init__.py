@@ -1,0 +1,32 @@
+"""The paper's architectures as Keras models, and `build(name, ...)`: the one registry.
+
+Registry names are shared with the input pipeline's temporal interfaces
+(`kinetics_i3d.data.interfaces`), so `build("i3d", ...)` and the "i3d" interface go together.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+
+from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
+
+_BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "i3d": InceptionI3d,
+}
+
+
+def names() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def build(name: str, num_classes: int, **kwargs) -> keras.Model:
+    """Builds the registered architecture `name` with `num_classes` outputs."""
+    try:
+        builder = _BUILDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; registered models: {names()}") from None
+    return builder(num_classes=num_classes, **kwargs)
+
+
+__all__ = ["VALID_ENDPOINTS", "InceptionI3d", "build", "names"]
