@@ -10,9 +10,11 @@ from typing import Callable
 import keras
 
 from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
+from kinetics_i3d.models.inception_v1 import InceptionV1
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "i3d": InceptionI3d,
+    "inception_v1": InceptionV1,
 }
 
 
@@ -29,4 +31,4 @@ def build(name: str, num_classes: int, **kwargs) -> keras.Model:
     return builder(num_classes=num_classes, **kwargs)
 
 
-__all__ = ["VALID_ENDPOINTS", "InceptionI3d", "build", "names"]
+__all__ = ["VALID_ENDPOINTS", "InceptionI3d", "InceptionV1", "build", "names"]
