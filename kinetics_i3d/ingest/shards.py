@@ -1,0 +1,375 @@
+"""Sharded, parallel, resumable TFRecord build, splittable across machines.
+
+Layout in `output_dir` for `name` and N shards:
+  <name>-00000-of-0000N.tfrecord     finished shard: one serialized SequenceExample per video
+  <name>-00000-of-0000N.meta.json    its record: options, videos written, failures
+  <name>-00000-of-0000N.tfrecord.incomplete   a shard being written (never read as finished)
+  <name>-failures[-task-K-of-M].tsv  failure list of this run: path, media_id, reason, detail
+  <name>-summary[-task-K-of-M].json  summary of this run
+
+Assignment is deterministic: the manifest order is shuffled with `shuffle_seed` (so each shard
+mixes classes; Kinetics CSVs are sorted by class), video j goes to shard `j % N`, and shard s
+belongs to task `s % num_tasks`. N independent processes with `task_index` 0..N-1 therefore
+write disjoint shard sets whose union is the single-task build.
+
+A shard is written under a temporary name, then its meta file, then it is renamed; a finished
+shard (final name present) is never rewritten, an interrupted one is redone from scratch.
+Parallelism is over shards (`num_workers` processes); choose `num_shards >= num_workers`.
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import json
+import multiprocessing
+import os
+import queue as queue_lib
+import random
+import time
+from concurrent import futures
+from typing import Any, Callable, Sequence
+
+from absl import logging
+
+from kinetics_i3d import mediasequence as ms
+from kinetics_i3d.ingest import flow as flow_lib
+from kinetics_i3d.ingest import sequence
+from kinetics_i3d.ingest import video as video_lib
+from kinetics_i3d.ingest.manifests import VideoEntry
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestOptions:
+    """What to store per video (release defaults: 25 fps, short side 256, flow bound 20)."""
+
+    fps: float = 25.0
+    short_side: int = 256
+    rgb: bool = True
+    flow: bool = True
+    flow_bound: float = ms.FLOW_BOUND
+    flow_backend: str = "opencv"
+    flow_batch: int = 8
+    flow_format: str = "png"
+    jpeg_quality: int = sequence.DEFAULT_JPEG_QUALITY
+
+    def __post_init__(self):
+        if not (self.rgb or self.flow):
+            raise ValueError("IngestOptions: rgb and flow are both off; nothing to store")
+        if self.fps <= 0 or self.short_side < 0 or self.flow_bound <= 0:
+            raise ValueError(f"IngestOptions: fps, flow_bound must be > 0 and short_side >= 0, "
+                             f"got {self}")
+        if self.flow_backend not in flow_lib.BACKENDS:
+            raise ValueError(f"IngestOptions.flow_backend must be one of {flow_lib.BACKENDS}, "
+                             f"got {self.flow_backend!r}")
+
+    def storage_dict(self) -> dict[str, Any]:
+        """The options that change the bytes written (not flow_batch; the backend changes the
+        flow values, so it is recorded)."""
+        d = dataclasses.asdict(self)
+        d.pop("flow_batch")
+        return d
+
+
+@dataclasses.dataclass
+class BuildSummary:
+    """Counts for the videos of this task (skipped finished shards included)."""
+
+    num_videos: int = 0
+    num_written: int = 0
+    num_failed: int = 0
+    num_frames: int = 0
+    shards_total: int = 0
+    shards_written: int = 0
+    shards_skipped: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    failures_path: str = ""
+    summary_path: str = ""
+
+    @property
+    def all_failed(self) -> bool:
+        return self.num_videos > 0 and self.num_written == 0
+
+
+def process_video(entry: VideoEntry, options: IngestOptions) -> tuple[bytes, int]:
+    """Decode, resample, resize, compute flow and serialize one video.
+
+    Returns (serialized SequenceExample, number of RGB frames). Raises `VideoDecodeError`.
+    """
+    clip = video_lib.read_video(entry.path, fps=options.fps, short_side=options.short_side,
+                                start_s=entry.start_s, end_s=entry.end_s)
+    flow = None
+    if options.flow:
+        flow = flow_lib.compute_flow(flow_lib.rgb_to_gray(clip.rgb), backend=options.flow_backend,
+                                     batch=options.flow_batch, bound=options.flow_bound)
+    offset_us = int(round(entry.time_offset_s * 1e6))
+    example = sequence.make_sequence_example(
+        clip.rgb if options.rgb else None, flow, fps=options.fps,
+        label_index=entry.label_index, label_string=entry.label_string, media_id=entry.media_id,
+        start_us=clip.start_us + offset_us, end_us=clip.end_us + offset_us,
+        jpeg_quality=options.jpeg_quality, flow_format=options.flow_format,
+        flow_bound=options.flow_bound)
+    return example.SerializeToString(), int(clip.rgb.shape[0])
+
+
+def shard_path(output_dir: str, name: str, index: int, num_shards: int) -> str:
+    """`<output_dir>/<name>-<index:05d>-of-<num_shards:05d>.tfrecord`."""
+    return os.path.join(output_dir, f"{name}-{index:05d}-of-{num_shards:05d}.tfrecord")
+
+
+def meta_path(shard: str) -> str:
+    return shard[: -len(".tfrecord")] + ".meta.json"
+
+
+def assign_shards(entries: Sequence[VideoEntry], num_shards: int,
+                  shuffle_seed: int | None = 0) -> list[list[VideoEntry]]:
+    """Deterministic split of `entries` into `num_shards` lists (shuffled with `shuffle_seed`;
+    None keeps the manifest order), video j of the shuffled order to shard j % num_shards."""
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+    order = list(entries)
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(order)
+    return [order[s::num_shards] for s in range(num_shards)]
+
+
+def task_shards(num_shards: int, task_index: int, num_tasks: int) -> list[int]:
+    """Shard indices of task `task_index` of `num_tasks`: s with s % num_tasks == task_index."""
+    if num_tasks < 1 or not 0 <= task_index < num_tasks:
+        raise ValueError(f"task_index must be in [0, num_tasks), got task_index={task_index}, "
+                         f"num_tasks={num_tasks}")
+    return list(range(task_index, num_shards, num_tasks))
+
+
+def _failure(entry: VideoEntry, reason: str, detail: str) -> dict[str, str]:
+    return {"path": entry.path, "media_id": entry.media_id, "reason": reason, "detail": detail}
+
+
+def build_shard(entries: Sequence[VideoEntry], path: str, options: IngestOptions,
+                on_video: Callable[[int, bool], None] | None = None) -> dict[str, Any]:
+    """Write one shard: temporary file, then meta file, then rename. Returns the meta dict.
+
+    `on_video(num_frames, ok)` is called after each video (for progress).
+    """
+    import tensorflow as tf  # noqa: PLC0415  (imported here so spawned workers pay once)
+
+    tmp = path + ".incomplete"
+    videos, failures = [], []
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for entry in entries:
+            try:
+                payload, frames = process_video(entry, options)
+            except video_lib.VideoDecodeError as err:
+                failures.append(_failure(entry, err.reason, err.detail))
+                logging.warning("skipping %s: %s", entry.path, err)
+                if on_video:
+                    on_video(0, False)
+                continue
+            except Exception as err:  # noqa: BLE001  one bad video must not stop the build
+                failures.append(_failure(entry, "error", f"{type(err).__name__}: {err}"))
+                logging.warning("skipping %s: %s: %s", entry.path, type(err).__name__, err)
+                if on_video:
+                    on_video(0, False)
+                continue
+            writer.write(payload)
+            videos.append({"path": entry.path, "media_id": entry.media_id, "frames": frames})
+            if on_video:
+                on_video(frames, True)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    meta = {"options": options.storage_dict(), "videos": videos, "failures": failures}
+    with open(meta_path(path) + ".incomplete", "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(meta_path(path) + ".incomplete", meta_path(path))
+    os.replace(tmp, path)
+    return meta
+
+
+# ---- worker processes -------------------------------------------------------------------------
+
+_PROGRESS_QUEUE = None
+
+
+def _init_worker(progress_queue, cv2_threads: int) -> None:
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = progress_queue
+    import cv2  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    # N workers on C cores: give each C/N OpenCV threads (TV-L1 uses parallel_for_), and keep
+    # TensorFlow (only used for TFRecord writing, or the "tf" flow backend) from oversubscribing.
+    cv2.setNumThreads(cv2_threads)
+    tf.config.threading.set_intra_op_parallelism_threads(cv2_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def _worker_build_shard(entries, path, options) -> dict[str, Any]:
+    def report(frames: int, ok: bool) -> None:
+        _PROGRESS_QUEUE.put((frames, ok))
+
+    return build_shard(entries, path, options, report)
+
+
+class _Progress:
+    """A logged progress line with videos/s and frames/s, at most every `interval` seconds."""
+
+    def __init__(self, total_videos: int, total_shards: int, interval: float = 5.0):
+        self.total_videos, self.total_shards, self.interval = total_videos, total_shards, interval
+        self.videos = self.failed = self.frames = self.shards = 0
+        self.start = self.last = time.monotonic()
+
+    def video(self, frames: int, ok: bool) -> None:
+        self.videos += 1
+        self.frames += frames
+        self.failed += 0 if ok else 1
+        self.maybe_log()
+
+    def maybe_log(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < self.interval:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.videos / elapsed
+        eta = (self.total_videos - self.videos) / rate if rate > 0 else float("nan")
+        logging.info("ingest: %d/%d videos (%d failed), shards %d/%d, %.2f videos/s, "
+                     "%.1f frames/s, ETA %.0f s", self.videos, self.total_videos, self.failed,
+                     self.shards, self.total_shards, rate, self.frames / elapsed, eta)
+
+
+def _suffix(task_index: int, num_tasks: int) -> str:
+    return "" if num_tasks == 1 else f"-task-{task_index:05d}-of-{num_tasks:05d}"
+
+
+def build_dataset(
+    entries: Sequence[VideoEntry],
+    output_dir: str,
+    *,
+    name: str,
+    num_shards: int,
+    options: IngestOptions = IngestOptions(),
+    num_workers: int = 1,
+    task_index: int = 0,
+    num_tasks: int = 1,
+    shuffle_seed: int | None = 0,
+    progress_interval: float = 5.0,
+) -> BuildSummary:
+    """Build (or resume) this task's shards of `entries` in `output_dir`.
+
+    Args:
+      entries: the whole manifest (every task passes the same one).
+      output_dir: created if missing.
+      name: shard name prefix, e.g. "train".
+      num_shards: total shards over all tasks.
+      options: what to store.
+      num_workers: processes; 1 runs in this process.
+      task_index, num_tasks: this process's share (see `task_shards`).
+      shuffle_seed: see `assign_shards`; must be the same for every task.
+      progress_interval: seconds between progress lines.
+
+    Returns:
+      A `BuildSummary`; also written to `<name>-summary[...].json`, and the failure list to
+      `<name>-failures[...].tsv`.
+    """
+    if num_workers < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    os.makedirs(output_dir, exist_ok=True)
+    mine = task_shards(num_shards, task_index, num_tasks)
+    per_shard = assign_shards(entries, num_shards, shuffle_seed)
+    summary = BuildSummary(shards_total=len(mine))
+    todo: list[int] = []
+    metas: dict[int, dict[str, Any]] = {}
+    for s in mine:
+        path = shard_path(output_dir, name, s, num_shards)
+        summary.num_videos += len(per_shard[s])
+        if os.path.exists(path) and os.path.exists(meta_path(path)):
+            with open(meta_path(path), encoding="utf-8") as f:
+                meta = json.load(f)
+            if meta["options"] != options.storage_dict():
+                raise ValueError(f"{path} was built with options {meta['options']}, this run "
+                                 f"asks for {options.storage_dict()}; use another output_dir")
+            metas[s] = meta
+            summary.shards_skipped += 1
+        else:
+            for stale in (path, path + ".incomplete", meta_path(path) + ".incomplete"):
+                if os.path.exists(stale):
+                    os.remove(stale)
+            todo.append(s)
+    todo_videos = sum(len(per_shard[s]) for s in todo)
+    logging.info("ingest task %d/%d: %d shards (%d already finished), %d videos to process, "
+                 "%d workers", task_index, num_tasks, len(mine), summary.shards_skipped,
+                 todo_videos, num_workers)
+    progress = _Progress(todo_videos, len(todo), progress_interval)
+    start = time.monotonic()
+    if num_workers == 1 or len(todo) <= 1:
+        for s in todo:
+            metas[s] = build_shard(per_shard[s], shard_path(output_dir, name, s, num_shards),
+                                   options, progress.video)
+            progress.shards += 1
+    else:
+        if len(todo) < num_workers:
+            logging.warning("only %d shards to build for %d workers; use num_shards >= "
+                            "num_workers * num_tasks", len(todo), num_workers)
+        ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+        progress_queue = ctx.Queue()
+        threads = max(1, (os.cpu_count() or 1) // num_workers)
+        with futures.ProcessPoolExecutor(min(num_workers, len(todo)), mp_context=ctx,
+                                         initializer=_init_worker,
+                                         initargs=(progress_queue, threads)) as pool:
+            pending = {pool.submit(_worker_build_shard, per_shard[s],
+                                   shard_path(output_dir, name, s, num_shards), options): s
+                       for s in todo}
+            while pending:
+                done, _ = futures.wait(pending, timeout=0.5, return_when=futures.FIRST_COMPLETED)
+                _drain(progress_queue, progress)
+                for fut in done:
+                    s = pending.pop(fut)
+                    metas[s] = fut.result()
+                    progress.shards += 1
+            _drain(progress_queue, progress)
+    progress.maybe_log(force=True)
+    summary.seconds = time.monotonic() - start
+    summary.shards_written = len(todo)
+    for s in mine:
+        meta = metas[s]
+        summary.num_written += len(meta["videos"])
+        summary.num_frames += sum(v["frames"] for v in meta["videos"])
+        summary.failures.extend(meta["failures"])
+    summary.num_failed = len(summary.failures)
+    _write_reports(summary, output_dir, name, task_index, num_tasks, num_shards, options)
+    return summary
+
+
+def _drain(progress_queue, progress: _Progress) -> None:
+    while True:
+        try:
+            frames, ok = progress_queue.get_nowait()
+        except queue_lib.Empty:
+            return
+        progress.video(frames, ok)
+
+
+def _write_reports(summary: BuildSummary, output_dir: str, name: str, task_index: int,
+                   num_tasks: int, num_shards: int, options: IngestOptions) -> None:
+    suffix = _suffix(task_index, num_tasks)
+    summary.failures_path = os.path.join(output_dir, f"{name}-failures{suffix}.tsv")
+    summary.summary_path = os.path.join(output_dir, f"{name}-summary{suffix}.json")
+    with open(summary.failures_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["path", "media_id", "reason", "detail"],
+                                delimiter="\t")
+        writer.writeheader()
+        writer.writerows(summary.failures)
+    data = {k: v for k, v in dataclasses.asdict(summary).items() if k != "failures"}
+    data.update(task_index=task_index, num_tasks=num_tasks, num_shards=num_shards,
+                options=options.storage_dict(),
+                failure_reasons=dict(collections.Counter(f["reason"] for f in summary.failures)))
+    with open(summary.summary_path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    logging.info("ingest summary: %d videos, %d written, %d failed (%s), %d frames, shards "
+                 "%d written + %d already finished, %.1f s; failures in %s",
+                 summary.num_videos, summary.num_written, summary.num_failed,
+                 data["failure_reasons"], summary.num_frames, summary.shards_written,
+                 summary.shards_skipped, summary.seconds, summary.failures_path)
