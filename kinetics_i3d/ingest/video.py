@@ -5,9 +5,9 @@ RGB resized with bilinear interpolation so that the smaller side is 256, aspect 
 Kinetics clips are cut at their annotated start and end times.
 
 Resampling is by time, not by frame index: output frame k is at `t_k = start + k / fps` and shows
-the latest source frame whose timestamp is `<= t_k + 0.5 / fps` (nearest-frame rounding, as
-ffmpeg's `fps` filter does with `round=near`), so frames are dropped (29.97 -> 25) or repeated
-(15 -> 25) as needed. A clip spanning `D` seconds gives `ceil(D * fps)` frames.
+the source frame on screen at that time, i.e. the latest one whose timestamp is `<= t_k` (a 0.1 ms
+tolerance absorbs millisecond-rounded container timestamps), so frames are dropped (29.97 -> 25)
+or repeated (15 -> 25) as needed. A clip spanning `D` seconds gives `ceil(D * fps)` frames.
 
 Source timestamps come from the container (`CAP_PROP_POS_MSEC`) when they are strictly increasing;
 some files report them in decode order or not at all, and then `index / CAP_PROP_FPS` is used.
@@ -24,6 +24,8 @@ import numpy as np
 # Frames whose time lies this far outside [start, end] are still decoded and kept, so that the
 # frame shown at `start` is available whichever time basis (container or index) is chosen.
 _WINDOW_MARGIN_S = 1.0
+# Container timestamps are rounded to milliseconds.
+_TIME_TOLERANCE_S = 1e-4
 
 
 class VideoDecodeError(Exception):
@@ -90,7 +92,7 @@ def resample_indices(source_times_s: np.ndarray, fps: float, start_s: float,
     """
     count = int(math.ceil((end_s - start_s) * fps - 1e-6))
     times = start_s + np.arange(max(count, 0)) / fps
-    idx = np.searchsorted(source_times_s, times + 0.5 / fps, side="right") - 1
+    idx = np.searchsorted(source_times_s, times + _TIME_TOLERANCE_S, side="right") - 1
     return np.clip(idx, 0, len(source_times_s) - 1).astype(np.int64), times
 
 

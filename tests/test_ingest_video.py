@@ -1,0 +1,112 @@
+"""kinetics_i3d.ingest.video: timestamp resampling, short-side resize, spans, bad files."""
+import cv2
+import numpy as np
+import pytest
+
+from conftest import VIDEOS
+from kinetics_i3d.ingest import video
+
+# From ../shared/fixtures/videos/README.md: (fps, frames OpenCV decodes).
+CLIPS = {
+    "carphone_pristine.mp4": (29.97, 120, (144, 176)),
+    "bikes.mp4": (25.0, 250, (272, 640)),
+    "cup.mp4": (26.78, 217, (480, 640)),
+    "box.mp4": (29.97, 455, (480, 640)),
+}
+
+
+@pytest.fixture(scope="module")
+def decoded():
+    return {name: video.read_video(VIDEOS / name, fps=25.0, short_side=256) for name in CLIPS}
+
+
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_frame_count_is_duration_times_25(decoded, name):
+    fps, frames, (h, w) = CLIPS[name]
+    clip = decoded[name]
+    duration = frames / fps
+    assert abs(clip.rgb.shape[0] - duration * 25) <= 1.0
+    np.testing.assert_array_equal(clip.timestamps_us, clip.start_us + 40_000 *
+                                  np.arange(clip.rgb.shape[0]))
+    # Short side 256, aspect kept to within rounding of one pixel.
+    out_h, out_w = clip.rgb.shape[1:3]
+    assert min(out_h, out_w) == 256
+    assert abs(max(out_h, out_w) - max(h, w) * 256 / min(h, w)) <= 0.5
+    assert (clip.source_height, clip.source_width) == (h, w)
+    assert clip.rgb.dtype == np.uint8
+
+
+def test_25fps_source_is_identity_and_resize_is_bilinear(decoded):
+    clip = decoded["bikes.mp4"]
+    cap = cv2.VideoCapture(str(VIDEOS / "bikes.mp4"))
+    for index in range(8):
+        ok, bgr = cap.read()
+        assert ok
+    expected = cv2.resize(bgr, (602, 256), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(clip.rgb[7], expected[..., ::-1])
+
+
+def test_2997_source_drops_one_frame_in_six(decoded):
+    # carphone: 120 source frames at 29.97 -> 101 output frames; consecutive output frames that
+    # are identical would mean a repeated source frame, which must not happen when downsampling.
+    clip = decoded["carphone_pristine.mp4"]
+    diffs = [np.abs(clip.rgb[k + 1].astype(int) - clip.rgb[k]).mean()
+             for k in range(clip.rgb.shape[0] - 1)]
+    assert min(diffs) > 0
+
+
+def test_resample_indices_drop_and_repeat():
+    src = np.arange(120) / 29.97
+    idx, times = video.resample_indices(src, 25.0, 0.0, 120 / 29.97)
+    assert len(idx) == 101 and np.all(np.diff(idx) >= 1) and idx.max() <= 119
+    assert np.sum(np.diff(idx) == 2) >= 15  # ~1 of 6 source frames dropped
+    np.testing.assert_allclose(np.diff(times), 0.04)
+    # 15 fps -> 25 fps: every source frame used, some repeated.
+    idx, _ = video.resample_indices(np.arange(30) / 15.0, 25.0, 0.0, 2.0)
+    assert len(idx) == 50 and set(idx.tolist()) == set(range(30))
+    # The frame on screen: output time 0.08 s shows source frame 2 (0.0667 s), not 3 (0.1 s);
+    # 0.12 s shows frame 3 (0.1 s); a 29.97 fps grid in ms-rounded times still hits exactly.
+    idx, _ = video.resample_indices(np.arange(30) / 30.0, 25.0, 0.0, 1.0)
+    np.testing.assert_array_equal(idx[:5], [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(idx[5:7], [6, 7])
+    idx, _ = video.resample_indices(np.array([0.0, 0.040, 0.080]) + 5e-5, 25.0, 0.0, 0.12)
+    np.testing.assert_array_equal(idx, [0, 1, 2])
+
+
+def test_start_end_cut_matches_the_full_decode():
+    full = video.read_video(VIDEOS / "cup.mp4", short_side=64)
+    cut = video.read_video(VIDEOS / "cup.mp4", short_side=64, start_s=3.0, end_s=5.5)
+    assert cut.rgb.shape[0] == 63  # ceil(2.5 s * 25)
+    assert cut.start_us == 3_000_000 and cut.end_us == 5_500_000
+    assert cut.timestamps_us[0] == 3_000_000
+    np.testing.assert_array_equal(cut.rgb, full.rgb[75:75 + 63])
+
+
+def test_span_past_the_end_is_an_error():
+    with pytest.raises(video.VideoDecodeError) as err:
+        video.read_video(VIDEOS / "carphone_pristine.mp4", short_side=32, start_s=10.0,
+                         end_s=12.0)
+    assert err.value.reason == "no_frames"
+
+
+def test_bad_files_raise_with_reasons(tmp_path):
+    data = (VIDEOS / "cup.mp4").read_bytes()  # moov atom first, so a cut file still opens
+    (tmp_path / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("this is not a video\n")
+    (tmp_path / "moov_last.mp4").write_bytes((VIDEOS / "bikes.mp4").read_bytes()[:100_000])
+    expected = {"truncated.mp4": "truncated", "empty.mp4": "empty", "text.mp4": "unreadable",
+                "moov_last.mp4": "unreadable", "missing.mp4": "missing"}
+    for name, reason in expected.items():
+        with pytest.raises(video.VideoDecodeError) as err:
+            video.read_video(tmp_path / name, short_side=32)
+        assert err.value.reason == reason, name
+        assert name in str(err.value)
+
+
+def test_keep_source_size_and_resized_shape():
+    clip = video.read_video(VIDEOS / "carphone_pristine.mp4", short_side=0, end_s=0.2)
+    assert clip.rgb.shape == (5, 144, 176, 3)
+    assert video.resized_shape(480, 640, 256) == (256, 341)
+    assert video.resized_shape(640, 480, 256) == (341, 256)
+    assert video.resized_shape(272, 640, 256) == (256, 602)
