@@ -1,0 +1,104 @@
+"""The release's sample evaluation (evaluate_sample.py) as a library function.
+
+`evaluate(eval_type, rgb_checkpoint, flow_checkpoint, rgb_input, flow_input)` builds the streams,
+restores DeepMind's checkpoints and returns logits, softmax and the top classes; `format_report`
+prints them exactly as the release does ("Norm of logits: X", then "prob logit label" lines).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from kinetics_i3d.checkpoints import read_num_classes, restore_released
+from kinetics_i3d.models import InceptionI3d
+from kinetics_i3d.modalities import get_modality
+
+# The release's eval types: which streams run, and the class count each implies.
+EVAL_TYPES = {
+    "rgb": ("rgb",),
+    "rgb600": ("rgb",),
+    "flow": ("flow",),
+    "joint": ("rgb", "flow"),
+}
+
+
+@dataclasses.dataclass
+class SampleResult:
+    logits: np.ndarray  # [num_classes]
+    probabilities: np.ndarray  # [num_classes]
+    labels: list[str]
+
+    @property
+    def norm(self) -> float:
+        return float(np.linalg.norm(self.logits))
+
+    def top(self, k: int = 20) -> list[tuple[float, float, str]]:
+        order = np.argsort(self.probabilities)[::-1][:k]
+        return [(self.probabilities[i], self.logits[i], self.labels[i]) for i in order]
+
+    def to_json(self, k: int = 20) -> dict:
+        return {
+            "logits": [float(v) for v in self.logits],
+            "norm": self.norm,
+            "top": [[float(p), float(l), name] for p, l, name in self.top(k)],
+        }
+
+
+def load_input(path: str, modality: str) -> np.ndarray:
+    """Loads a `.npy` input `[1, T, 224, 224, C]` float32 in [-1, 1] and checks it."""
+    channels = get_modality(modality).channels
+    try:
+        array = np.load(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read {modality} input {path!r} as .npy: {e}") from None
+    if array.ndim != 5 or array.shape[0] != 1 or array.shape[-1] != channels:
+        raise ValueError(
+            f"{modality} input {path!r} has shape {list(array.shape)}; expected "
+            f"[1, T, 224, 224, {channels}]"
+        )
+    return array.astype(np.float32)
+
+
+def stream_logits(modality: str, checkpoint: str, inputs: np.ndarray, num_classes: int) -> np.ndarray:
+    """One stream: build, restore, run at inference (no dropout, moving BN statistics)."""
+    model = InceptionI3d(num_classes=num_classes, modality=modality, dropout_rate=0.0)
+    restore_released(model, checkpoint)
+    return model(tf.constant(inputs), training=False).numpy()[0]
+
+
+def evaluate(
+    eval_type: str,
+    labels: list[str],
+    rgb_checkpoint: str | None = None,
+    flow_checkpoint: str | None = None,
+    rgb_input: np.ndarray | None = None,
+    flow_input: np.ndarray | None = None,
+) -> SampleResult:
+    """The release's sample: `joint` adds the two streams' logits before the softmax."""
+    if eval_type not in EVAL_TYPES:
+        raise ValueError(f"eval_type must be one of {sorted(EVAL_TYPES)}, got {eval_type!r}")
+    given = {"rgb": (rgb_checkpoint, rgb_input), "flow": (flow_checkpoint, flow_input)}
+    logits = None
+    for modality in EVAL_TYPES[eval_type]:
+        checkpoint, inputs = given[modality]
+        if checkpoint is None or inputs is None:
+            raise ValueError(f"eval_type {eval_type!r} needs a {modality} checkpoint and input")
+        num_classes = read_num_classes(checkpoint)
+        if num_classes != len(labels):
+            raise ValueError(
+                f"{modality} checkpoint {checkpoint!r} has {num_classes} classes but the label "
+                f"map has {len(labels)}"
+            )
+        out = stream_logits(modality, checkpoint, inputs, num_classes)
+        logits = out if logits is None else logits + out
+    probabilities = tf.nn.softmax(logits).numpy()
+    return SampleResult(logits=logits, probabilities=probabilities, labels=labels)
+
+
+def format_report(result: SampleResult, k: int = 20) -> str:
+    """The release's printout: `Norm of logits: %f`, a blank line, the header, `k` lines."""
+    lines = [f"Norm of logits: {result.norm:f}", "", "Top classes and probabilities"]
+    lines += [f"{p} {l} {name}" for p, l, name in result.top(k)]
+    return "\n".join(lines)

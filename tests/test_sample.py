@@ -1,0 +1,145 @@
+"""The release's sample evaluation: tools/evaluate_sample.py and kinetics_i3d.sample."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import FIXTURES, REPO_ROOT, RELEASED_INDEX
+from kinetics_i3d import labels, sample
+from kinetics_i3d.checkpoints import write_checkpoint
+
+FRAMES = 9  # the fewest frames I3D's head accepts; keeps 224x224 cheap
+
+
+def _values(index, seed, num_classes=400, unscoped=False):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in tf.train.list_variables(str(RELEASED_INDEX / index / "model.ckpt")):
+        if "Logits" in name:
+            shape = shape[:-1] + [num_classes]
+        if name.endswith("moving_variance"):
+            v = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("conv_3d/w"):
+            v = rng.normal(0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
+        else:
+            v = rng.normal(0, 0.1, shape)
+        if unscoped:
+            name = name.split("inception_i3d/", 1)[1]
+        out[name] = v.astype(np.float32)
+    return out
+
+
+@pytest.fixture(scope="module")
+def release_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("release")
+    write_checkpoint(_values("rgb_imagenet", 1), str(d / "rgb_imagenet" / "model.ckpt"))
+    write_checkpoint(_values("flow_imagenet", 2), str(d / "flow_imagenet" / "model.ckpt"))
+    write_checkpoint(_values("rgb_imagenet", 3, 600, unscoped=True),
+                     str(d / "rgb_scratch_kin600" / "model.ckpt"))
+    rng = np.random.default_rng(4)
+    np.save(d / "rgb.npy", rng.uniform(-1, 1, [1, FRAMES, 224, 224, 3]).astype(np.float32))
+    np.save(d / "flow.npy", rng.uniform(-1, 1, [1, FRAMES, 224, 224, 2]).astype(np.float32))
+    return d
+
+
+def _run(release_dir, tmp_path, eval_type, extra=()):
+    out_json = tmp_path / f"{eval_type}.json"
+    args = [
+        sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"),
+        f"--eval_type={eval_type}",
+        f"--rgb_checkpoint={release_dir / ('rgb_scratch_kin600' if eval_type == 'rgb600' else 'rgb_imagenet') / 'model.ckpt'}",
+        f"--flow_checkpoint={release_dir / 'flow_imagenet' / 'model.ckpt'}",
+        f"--rgb_input={release_dir / 'rgb.npy'}",
+        f"--flow_input={release_dir / 'flow.npy'}",
+        f"--output_json={out_json}",
+        *extra,
+    ]
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    return proc, out_json
+
+
+def _check_release_format(text, names):
+    """Same shape as the release's printout in shared/fixtures/release_sample_output/."""
+    reference = (FIXTURES / "release_sample_output" / "imagenet_joint.txt").read_text().splitlines()
+    lines = text.strip("\n").splitlines()
+    assert len(lines) == len(reference) == 23
+    assert re.fullmatch(r"Norm of logits: \d+\.\d{6}", lines[0])
+    assert lines[1:3] == reference[1:3] == ["", "Top classes and probabilities"]
+    probs = []
+    for line in lines[3:]:
+        m = re.fullmatch(r"(\S+) (\S+) (.+)", line)
+        assert m, line
+        probs.append(float(m.group(1)))
+        float(m.group(2))
+        assert m.group(3) in names
+    assert probs == sorted(probs, reverse=True)
+
+
+@pytest.mark.slow
+def test_joint_cli_prints_the_release_format_and_sums_logits(release_dir, tmp_path):
+    joint, joint_json = _run(release_dir, tmp_path, "joint")
+    assert joint.returncode == 0, joint.stderr
+    names = labels.default_label_map(400)
+    _check_release_format(joint.stdout, names)
+    rgb, rgb_json = _run(release_dir, tmp_path, "rgb")
+    flow, flow_json = _run(release_dir, tmp_path, "flow")
+    assert rgb.returncode == 0 and flow.returncode == 0, rgb.stderr + flow.stderr
+    j, r, f = (json.loads(p.read_text()) for p in (joint_json, rgb_json, flow_json))
+    logits = np.array(j["logits"])
+    # joint = rgb + flow logits, added before the softmax (the release's evaluate_sample.py)
+    np.testing.assert_allclose(logits, np.array(r["logits"]) + np.array(f["logits"]), atol=1e-4)
+    assert j["norm"] == pytest.approx(np.linalg.norm(logits), rel=1e-6)
+    assert joint.stdout.startswith(f"Norm of logits: {np.linalg.norm(logits):f}"[:20])
+    probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    top = j["top"]
+    assert len(top) == 20
+    assert top[0][2] == names[int(np.argmax(logits))]
+    np.testing.assert_allclose([t[0] for t in top], np.sort(probs)[::-1][:20], rtol=1e-4, atol=1e-12)
+
+
+def test_rgb600_uses_the_600_class_names(release_dir):
+    names = labels.default_label_map(600)
+    x = sample.load_input(str(release_dir / "rgb.npy"), "rgb")
+    result = sample.evaluate("rgb600", names,
+                             rgb_checkpoint=str(release_dir / "rgb_scratch_kin600" / "model.ckpt"),
+                             rgb_input=x)
+    assert result.logits.shape == (600,)
+    report = sample.format_report(result, 5)
+    assert report.splitlines()[3].endswith(names[int(np.argmax(result.logits))])
+    with pytest.raises(ValueError, match="has 600 classes but the label map has 400"):
+        sample.evaluate("rgb600", labels.default_label_map(400),
+                        rgb_checkpoint=str(release_dir / "rgb_scratch_kin600" / "model.ckpt"),
+                        rgb_input=x)
+
+
+def test_bad_inputs_are_named(release_dir, tmp_path):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros([9, 224, 224, 3], np.float32))
+    with pytest.raises(ValueError, match=r"bad.npy' has shape \[9, 224, 224, 3\]; expected \[1, T, 224, 224, 3\]"):
+        sample.load_input(str(bad), "rgb")
+    with pytest.raises(ValueError, match="expected \\[1, T, 224, 224, 2\\]"):
+        sample.load_input(str(release_dir / "rgb.npy"), "flow")
+    text = tmp_path / "text.npy"
+    text.write_text("not numpy")
+    with pytest.raises(ValueError, match="cannot read rgb input"):
+        sample.load_input(str(text), "rgb")
+    with pytest.raises(ValueError, match="needs a flow checkpoint and input"):
+        sample.evaluate("joint", labels.default_label_map(400),
+                        rgb_checkpoint=str(release_dir / "rgb_imagenet" / "model.ckpt"),
+                        rgb_input=np.zeros([1, 9, 224, 224, 3], np.float32))
+
+
+def test_cli_missing_flag_fails_fast(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=flow"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "--eval_type=flow needs --flow_checkpoint" in proc.stderr

@@ -1,0 +1,73 @@
+"""Evaluates DeepMind's released I3D checkpoints on a sample input, as the release's sample does.
+
+  python tools/evaluate_sample.py --eval_type=joint \
+      --rgb_checkpoint=data/checkpoints/rgb_imagenet/model.ckpt \
+      --flow_checkpoint=data/checkpoints/flow_imagenet/model.ckpt \
+      --rgb_input=data/v_CricketShot_g04_c01_rgb.npy \
+      --flow_input=data/v_CricketShot_g04_c01_flow.npy
+
+Prints "Norm of logits: X" and the top 20 classes as "probability logit name".
+"""
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging
+
+from kinetics_i3d import labels as label_maps
+from kinetics_i3d import sample
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("eval_type", "joint", sorted(sample.EVAL_TYPES), "Which streams to run.")
+flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (e.g. .../rgb_imagenet/model.ckpt).")
+flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix.")
+flags.DEFINE_string("rgb_input", None, ".npy input [1, T, 224, 224, 3] in [-1, 1].")
+flags.DEFINE_string("flow_input", None, ".npy input [1, T, 224, 224, 2] in [-1, 1].")
+flags.DEFINE_string("label_map", None, "Class names, one per line (default: shipped Kinetics-400, "
+                    "or Kinetics-600 for --eval_type=rgb600).")
+flags.DEFINE_string("output_json", None, "Also write logits, norm and top classes here.")
+flags.DEFINE_integer("top_k", 20, "How many classes to print.")
+
+
+def _check_flags():
+    streams = sample.EVAL_TYPES[FLAGS.eval_type]
+    for modality in streams:
+        for kind in ("checkpoint", "input"):
+            name = f"{modality}_{kind}"
+            if not FLAGS[name].value:
+                raise app.UsageError(f"--eval_type={FLAGS.eval_type} needs --{name}")
+    for modality in streams:
+        path = FLAGS[f"{modality}_input"].value
+        if not os.path.isfile(path):
+            raise app.UsageError(f"--{modality}_input={path}: no such file")
+
+
+def main(argv):
+    del argv
+    _check_flags()
+    streams = sample.EVAL_TYPES[FLAGS.eval_type]
+    if FLAGS.label_map:
+        names = label_maps.load_label_map(FLAGS.label_map)
+    else:
+        names = label_maps.default_label_map(600 if FLAGS.eval_type == "rgb600" else 400)
+    inputs = {m: sample.load_input(FLAGS[f"{m}_input"].value, m) for m in streams}
+    for m, array in inputs.items():
+        logging.info("%s input %s, shape %s", m, FLAGS[f"{m}_input"].value, array.shape)
+    result = sample.evaluate(
+        FLAGS.eval_type,
+        names,
+        rgb_checkpoint=FLAGS.rgb_checkpoint if "rgb" in streams else None,
+        flow_checkpoint=FLAGS.flow_checkpoint if "flow" in streams else None,
+        rgb_input=inputs.get("rgb"),
+        flow_input=inputs.get("flow"),
+    )
+    print(sample.format_report(result, FLAGS.top_k))
+    if FLAGS.output_json:
+        with open(FLAGS.output_json, "w") as f:
+            json.dump(result.to_json(FLAGS.top_k), f, indent=1)
+        logging.info("wrote %s", FLAGS.output_json)
+
+
+if __name__ == "__main__":
+    app.run(main)
