@@ -1,0 +1,95 @@
+"""Benchmarks I3D's forward pass: clips/s and peak memory, eager vs tf.function vs XLA.
+
+Each mode runs in a fresh subprocess so its peak RSS is its own. Prints a table and writes JSON.
+
+  python tools/benchmark_model.py --frames=64 --size=224 --repeats=5 --output_json=/tmp/bm.json
+"""
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("frames", 64, "Clip length T.")
+flags.DEFINE_integer("size", 224, "Frame height and width.")
+flags.DEFINE_integer("batch", 1, "Clips per forward pass.")
+flags.DEFINE_enum("modality", "rgb", ["rgb", "flow"], "Input stream.")
+flags.DEFINE_integer("repeats", 5, "Timed forward passes per mode (after one warm-up).")
+flags.DEFINE_list("modes", ["eager", "function", "xla"], "Modes to time.")
+flags.DEFINE_string("output_json", None, "Write the results here.")
+flags.DEFINE_string("_child", None, "Internal: run one mode and print its JSON.")
+
+MODES = ("eager", "function", "xla")
+
+
+def _run_one(mode: str) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from kinetics_i3d.models import InceptionI3d
+
+    model = InceptionI3d(num_classes=400, modality=FLAGS.modality)
+    channels = model.input_channels
+    x = tf.random.uniform([FLAGS.batch, FLAGS.frames, FLAGS.size, FLAGS.size, channels], -1, 1)
+    if mode == "eager":
+        fn = lambda v: model(v, training=False)  # noqa: E731
+    else:
+        fn = tf.function(lambda v: model(v, training=False), jit_compile=(mode == "xla"))
+    start = time.perf_counter()
+    fn(x).numpy()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(FLAGS.repeats):
+        start = time.perf_counter()
+        fn(x).numpy()
+        times.append(time.perf_counter() - start)
+    median = float(np.median(times))
+    return {
+        "mode": mode,
+        "first_call_s": first,
+        "median_s": median,
+        "min_s": float(np.min(times)),
+        "clips_per_s": FLAGS.batch / median,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def main(argv):
+    del argv
+    if FLAGS._child:
+        print("RESULT " + json.dumps(_run_one(FLAGS._child)))
+        return
+    bad = [m for m in FLAGS.modes if m not in MODES]
+    if bad:
+        raise app.UsageError(f"--modes: unknown {bad}; choose from {MODES}")
+    results = []
+    for mode in FLAGS.modes:
+        args = [sys.executable, os.path.abspath(__file__), f"--_child={mode}",
+                f"--frames={FLAGS.frames}", f"--size={FLAGS.size}", f"--batch={FLAGS.batch}",
+                f"--modality={FLAGS.modality}", f"--repeats={FLAGS.repeats}"]
+        logging.info("running %s", mode)
+        proc = subprocess.run(args, capture_output=True, text=True)
+        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"mode {mode} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        results.append(json.loads(lines[-1][len("RESULT "):]))
+    shape = [FLAGS.batch, FLAGS.frames, FLAGS.size, FLAGS.size, 3 if FLAGS.modality == "rgb" else 2]
+    print(f"I3D {FLAGS.modality} forward, input {shape}, {os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}")
+    print(f"{'mode':<10}{'first call s':>14}{'median s':>10}{'clips/s':>10}{'peak RSS MiB':>14}")
+    for r in results:
+        print(f"{r['mode']:<10}{r['first_call_s']:>14.2f}{r['median_s']:>10.3f}"
+              f"{r['clips_per_s']:>10.3f}{r['peak_rss_mib']:>14.0f}")
+    if FLAGS.output_json:
+        with open(FLAGS.output_json, "w") as f:
+            json.dump({"input_shape": shape, "cpus": os.cpu_count(), "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    app.run(main)
