@@ -1,0 +1,1 @@
+"""Whole-video evaluation, long-video (chunked) inference, feature extraction, SavedModel export."""
