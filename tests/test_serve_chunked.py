@@ -1,0 +1,105 @@
+"""Chunked long-video inference equals the single pass (kinetics_i3d.serve.chunked)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kinetics_i3d.models import InceptionI3d
+from kinetics_i3d.serve import chunked
+
+# Observed bit-exact on CPU; allow float32 summation-order noise relative to the value scale.
+RTOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def trunk_model():
+    tf.keras.utils.set_random_seed(0)
+    return InceptionI3d(num_classes=5, final_endpoint="Mixed_5c")
+
+
+def _frames(num_frames, size, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (num_frames, size, size, 3)).astype(np.float32)
+
+
+def _max_rel_err(a, b):
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def test_receptive_field_is_99_frames(trunk_model):
+    # Conv 7 s2 (7) + 3x3x3 conv (+4) + Mixed_3b/3c (+8) + pool 3 s2 (+4) + 5 modules at jump 4
+    # (+40) + pool 2 s2 (+4) + Mixed_5b/5c at jump 8 (+32) = 99.
+    assert chunked.receptive_field(trunk_model) == 99
+    assert chunked.total_stride(chunked.temporal_layers(trunk_model)) == 8
+
+
+@pytest.mark.parametrize("num_frames", list(range(1, 60)) + list(range(290, 310)) + [15000])
+def test_plan_covers_every_step_once(trunk_model, num_frames):
+    layers = chunked.temporal_layers(trunk_model)
+    plan = chunked.plan_chunks(layers, num_frames, chunk_steps=4)  # raises if misaligned
+    kept = [p for c in plan for p in range(c.keep_start, c.keep_stop)]
+    assert kept == list(range(-(-num_frames // 8)))
+    for c in plan:
+        assert c.start % 8 == 0
+        assert c.stop == num_frames or (c.stop - c.start) % 4 == num_frames % 4
+
+
+@pytest.mark.parametrize("num_frames,size", [(229, 64), (302, 32)])
+def test_chunked_mixed_5c_equals_single_pass(trunk_model, num_frames, size):
+    x = _frames(num_frames, size)
+    full = trunk_model(x[None], training=False)[0].numpy()
+    runner = chunked.ChunkedI3D(trunk_model, chunk_steps=8)
+    assert len(runner.plan(num_frames)) >= 4
+    frames = (f for f in x)  # a generator, not an array
+    got = np.concatenate(list(runner.mixed_5c(frames, num_frames)), axis=0)
+    assert got.shape == full.shape == (-(-num_frames // 8), size // 32, size // 32, 1024)
+    assert _max_rel_err(got, full) <= RTOL
+
+
+def test_misaligned_chunk_would_differ(trunk_model):
+    # Negative control: a chunk starting at a multiple of 8 but with a length not congruent to
+    # T mod 4 is sampled on a different grid, so its "interior" steps do not match.
+    x = _frames(230, 32)
+    full = trunk_model(x[None], training=False)[0].numpy()
+    part = trunk_model(x[None, 64:64 + 161], training=False)[0].numpy()  # 161 % 4 != 230 % 4
+    assert _max_rel_err(part[8:12], full[16:20]) > 1e-3
+    aligned = trunk_model(x[None, 64:64 + 162], training=False)[0].numpy()
+    assert _max_rel_err(aligned[8:12], full[16:20]) <= RTOL
+
+
+def test_pooled_features(trunk_model):
+    x = _frames(80, 64, seed=1)
+    full = trunk_model(x[None], training=False)[0].numpy()
+    runner = chunked.ChunkedI3D(trunk_model, chunk_steps=2)
+    mean = runner.pooled_features(iter(x), len(x), pooling="mean")
+    series = runner.pooled_features(iter(x), len(x), pooling="time")
+    np.testing.assert_allclose(mean, full.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(series, full.mean(axis=(1, 2)), rtol=1e-4, atol=1e-7)
+    assert mean.shape == (1024,) and series.shape == (10, 1024)
+
+
+def test_frame_count_mismatch_is_an_error(trunk_model):
+    runner = chunked.ChunkedI3D(trunk_model, chunk_steps=2)
+    x = _frames(40, 32)
+    with pytest.raises(ValueError, match="num_frames=50"):
+        list(runner.mixed_5c(iter(x), 50))
+    with pytest.raises(ValueError, match="more than num_frames=30"):
+        list(runner.mixed_5c(iter(x), 30))
+    with pytest.raises(ValueError, match="num_frames is required"):
+        list(runner.mixed_5c(iter(x)))
+
+
+@pytest.mark.slow
+def test_chunked_logits_equal_single_pass_at_224():
+    # 17 frames -> 3 Mixed_5c steps, one per chunk: tests the head's stitching across chunks
+    # (the 2-step pool straddles chunk borders, the mean runs over all steps).
+    tf.keras.utils.set_random_seed(1)
+    model = InceptionI3d(num_classes=7, dropout_rate=0.0)
+    x = _frames(17, 224, seed=2)
+    full = model(x[None], training=False)[0].numpy()
+    runner = chunked.ChunkedI3D(model, chunk_steps=1)
+    assert len(runner.plan(17)) == 3
+    got = runner.logits(iter(x), 17)
+    assert got.shape == (7,)
+    np.testing.assert_allclose(got, full, rtol=1e-5, atol=1e-5 * np.abs(full).max())
+    with pytest.raises(ValueError, match="at least 9 frames"):
+        runner.logits(iter(x[:8]), 8)
