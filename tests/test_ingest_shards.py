@@ -1,0 +1,180 @@
+"""kinetics_i3d.ingest.shards: sharded build, failures, resume after interruption, task split."""
+import csv
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import VIDEOS
+from kinetics_i3d.ingest import sequence
+from kinetics_i3d.ingest import shards
+from kinetics_i3d.ingest import video
+from kinetics_i3d.ingest.manifests import VideoEntry
+
+# Tiny frames and 0.32 s spans keep TV-L1 cheap (8 RGB frames, 7 flow frames per video).
+OPTIONS = shards.IngestOptions(short_side=32)
+FRAMES = 8
+SOURCE_SIZES = {"cup.mp4": (480, 640), "box.mp4": (480, 640), "bikes.mp4": (272, 640),
+                "carphone_pristine.mp4": (144, 176)}
+
+
+def _good_entries(count: int) -> list[VideoEntry]:
+    names = ["cup.mp4", "box.mp4", "bikes.mp4", "carphone_pristine.mp4"]
+    return [VideoEntry(path=str(VIDEOS / names[i % 4]), media_id=f"vid{i:02d}", label_index=i % 3,
+                       label_string=f"class{i % 3}", start_s=0.4 * i, end_s=0.4 * i + 0.32)
+            for i in range(count)]
+
+
+def _bad_entries(tmp_path) -> list[VideoEntry]:
+    data = (VIDEOS / "cup.mp4").read_bytes()
+    (tmp_path / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video\n")
+    return [VideoEntry(path=str(tmp_path / n), media_id=n, label_index=0, label_string="class0")
+            for n in ("truncated.mp4", "empty.mp4", "text.mp4", "missing.mp4")]
+
+
+def _read_dir(out_dir) -> dict[str, list[dict]]:
+    """{shard file name: [parsed examples]} for the finished shards in out_dir."""
+    result = {}
+    for name in sorted(os.listdir(out_dir)):
+        if name.endswith(".tfrecord"):
+            result[name] = [sequence.parse_sequence_example(r.numpy()) for r in
+                            tf.data.TFRecordDataset(os.path.join(out_dir, name))]
+    return result
+
+
+def _shard_bytes(out_dir) -> dict[str, bytes]:
+    return {n: open(os.path.join(out_dir, n), "rb").read() for n in os.listdir(out_dir)
+            if n.endswith(".tfrecord")}
+
+
+def test_assignment_is_deterministic_disjoint_and_complete():
+    entries = _good_entries(23)
+    a = shards.assign_shards(entries, 5, shuffle_seed=3)
+    b = shards.assign_shards(entries, 5, shuffle_seed=3)
+    assert a == b
+    ids = [e.media_id for shard in a for e in shard]
+    assert sorted(ids) == sorted(e.media_id for e in entries)
+    assert max(map(len, a)) - min(map(len, a)) <= 1
+    assert [e.media_id for e in shards.assign_shards(entries, 1, None)[0]] == [
+        e.media_id for e in entries]
+    tasks = [shards.task_shards(10, k, 3) for k in range(3)]
+    assert tasks == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    with pytest.raises(ValueError, match="task_index"):
+        shards.task_shards(10, 3, 3)
+
+
+def test_build_writes_each_video_once_and_lists_failures(tmp_path):
+    entries = _good_entries(5) + _bad_entries(tmp_path)
+    out = tmp_path / "out"
+    summary = shards.build_dataset(entries, str(out), name="train", num_shards=3, options=OPTIONS)
+    assert (summary.num_videos, summary.num_written, summary.num_failed) == (9, 5, 4)
+    assert summary.num_frames == 5 * FRAMES and not summary.all_failed
+    files = sorted(os.listdir(out))
+    assert not [f for f in files if f.endswith(".incomplete")]
+    assert "train-00002-of-00003.tfrecord" in files
+    parsed = _read_dir(out)
+    assert len(parsed) == 3
+    examples = [ex for shard in parsed.values() for ex in shard]
+    assert sorted(ex["media_id"] for ex in examples) == [f"vid{i:02d}" for i in range(5)]
+    for ex in examples:
+        i = int(ex["media_id"][3:])
+        source_hw = SOURCE_SIZES[entries[i].path.rsplit("/", 1)[-1]]
+        assert ex["rgb"].shape == (FRAMES,) + video.resized_shape(*source_hw, 32) + (3,)
+        assert ex["flow"].shape == (FRAMES - 1,) + ex["rgb"].shape[1:3] + (2,)
+        assert ex["label_index"] == i % 3 and ex["label_string"] == f"class{i % 3}"
+        assert ex["start_us"] == round(0.4 * i * 1e6)
+        np.testing.assert_array_equal(ex["rgb_timestamps"], ex["start_us"] + 40_000 *
+                                      np.arange(FRAMES))
+    with open(summary.failures_path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert {r["media_id"]: r["reason"] for r in rows} == {
+        "truncated.mp4": "truncated", "empty.mp4": "empty", "text.mp4": "unreadable",
+        "missing.mp4": "missing"}
+
+
+def test_interrupted_run_resumes_without_touching_finished_shards(tmp_path, monkeypatch):
+    entries = _good_entries(6)
+    out = str(tmp_path / "out")
+    per_shard = shards.assign_shards(entries, 3)
+    calls = {"n": 0}
+    real = shards.process_video
+
+    def dies_in_second_shard(entry, options):
+        calls["n"] += 1
+        if calls["n"] == len(per_shard[0]) + 1:
+            raise KeyboardInterrupt  # the process is killed while writing shard 1
+        return real(entry, options)
+
+    monkeypatch.setattr(shards, "process_video", dies_in_second_shard)
+    with pytest.raises(KeyboardInterrupt):
+        shards.build_dataset(entries, out, name="x", num_shards=3, options=OPTIONS)
+    monkeypatch.setattr(shards, "process_video", real)
+    first = shards.shard_path(out, "x", 0, 3)
+    second = shards.shard_path(out, "x", 1, 3)
+    assert os.path.exists(first) and not os.path.exists(second)
+    assert os.path.exists(second + ".incomplete")  # what a killed run leaves behind
+    before = os.stat(first)
+
+    summary = shards.build_dataset(entries, out, name="x", num_shards=3, options=OPTIONS)
+    after = os.stat(first)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert summary.shards_skipped == 1 and summary.shards_written == 2
+    assert summary.num_written == 6
+    assert not [f for f in os.listdir(out) if f.endswith(".incomplete")]
+    ids = [ex["media_id"] for shard in _read_dir(out).values() for ex in shard]
+    assert sorted(ids) == sorted(e.media_id for e in entries)
+
+    # A rerun with different storage options must not mix formats in one directory.
+    with pytest.raises(ValueError, match="built with options"):
+        shards.build_dataset(entries, out, name="x", num_shards=3,
+                             options=shards.IngestOptions(short_side=48))
+
+
+def test_two_tasks_equal_one_task(tmp_path):
+    entries = _good_entries(5)
+    single, split = str(tmp_path / "single"), str(tmp_path / "split")
+    options = shards.IngestOptions(short_side=32, flow=False)  # flow adds nothing to this check
+    shards.build_dataset(entries, single, name="t", num_shards=4, options=options)
+    summaries = [shards.build_dataset(entries, split, name="t", num_shards=4, options=options,
+                                      task_index=k, num_tasks=2) for k in range(2)]
+    assert [s.shards_total for s in summaries] == [2, 2]
+    assert sum(s.num_written for s in summaries) == 5
+    task_files = [{n for n in os.listdir(split) if n.endswith(".tfrecord")
+                   and int(n.split("-")[1]) % 2 == k} for k in range(2)]
+    assert task_files[0].isdisjoint(task_files[1])
+    assert _shard_bytes(split) == _shard_bytes(single)
+    ids = [ex["media_id"] for shard in _read_dir(split).values() for ex in shard]
+    assert sorted(ids) == sorted(e.media_id for e in entries)
+    assert os.path.exists(os.path.join(split, "t-failures-task-00001-of-00002.tsv"))
+
+
+def test_every_video_failing_is_reported(tmp_path):
+    summary = shards.build_dataset(_bad_entries(tmp_path), str(tmp_path / "o"), name="b",
+                                   num_shards=2, options=OPTIONS)
+    assert summary.all_failed and summary.num_failed == 4
+    # Empty shards are still written, so the shard set is complete for readers.
+    assert sorted(_shard_bytes(tmp_path / "o")) == ["b-00000-of-00002.tfrecord",
+                                                     "b-00001-of-00002.tfrecord"]
+
+
+def test_skip_rgb_stores_flow_only(tmp_path):
+    options = shards.IngestOptions(short_side=32, rgb=False)
+    payload, frames = shards.process_video(_good_entries(1)[0], options)
+    ex = sequence.parse_sequence_example(payload)
+    assert frames == FRAMES and ex["rgb"] is None and ex["flow"].shape[0] == FRAMES - 1
+    with pytest.raises(ValueError, match="nothing to store"):
+        shards.IngestOptions(rgb=False, flow=False)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_write_the_same_shards(tmp_path):
+    entries = _good_entries(4)
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    shards.build_dataset(entries, one, name="w", num_shards=2, options=OPTIONS)
+    summary = shards.build_dataset(entries, two, name="w", num_shards=2, options=OPTIONS,
+                                   num_workers=2)
+    assert summary.num_written == 4 and summary.num_frames == 4 * FRAMES
+    assert _shard_bytes(two) == _shard_bytes(one)
