@@ -1,0 +1,208 @@
+"""Classification metrics for whole-video evaluation (paper sec. 4-5, Tables 2-5).
+
+Top-1 / top-5 accuracy over videos, per-class accuracy (recall of each class), mean class
+accuracy (the unweighted mean of per-class accuracies over the classes that have test videos), a
+confusion matrix (rows: true class, columns: predicted top-1), per-video predictions, the mean
+over UCF-101/HMDB-51 splits (Table 5, "averaged over three splits"), and two-stream fusion by
+summing the streams' logits (DeepMind's evaluate_sample.py: `model_logits = rgb_logits +
+flow_logits`; the paper's "averaged their predictions" differs only by a factor 2 before softmax,
+which top-k ignores).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+
+def fuse_logits(*stream_logits: np.ndarray) -> np.ndarray:
+    """Two-stream (or more) fusion: the sum of the streams' logits `[N, K]` (or `[K]`)."""
+    if not stream_logits:
+        raise ValueError("fuse_logits needs at least one stream")
+    shapes = {np.shape(s) for s in stream_logits}
+    if len(shapes) != 1:
+        raise ValueError(f"streams' logits must have the same shape, got {sorted(shapes)}")
+    return np.sum(np.stack([np.asarray(s, np.float64) for s in stream_logits]), axis=0)
+
+
+def top_k_indices(logits: np.ndarray, k: int) -> np.ndarray:
+    """`[N, K]` scores -> `[N, k]` class indices, best first (ties: lower index first)."""
+    logits = np.asarray(logits)
+    order = np.argsort(-logits, axis=-1, kind="stable")
+    return order[..., :k]
+
+
+@dataclasses.dataclass
+class Metrics:
+    """Results over `num_videos` videos and `num_classes` classes.
+
+    per_class_accuracy is NaN for classes with no test video; mean_class_accuracy ignores them.
+    confusion is int64 `[K, K]`, rows = true class, columns = top-1 prediction.
+    """
+
+    num_videos: int
+    top1: float
+    top5: float
+    per_class_accuracy: np.ndarray
+    mean_class_accuracy: float
+    confusion: np.ndarray
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "num_videos": self.num_videos,
+            "top1": self.top1,
+            "top5": self.top5,
+            "mean_class_accuracy": self.mean_class_accuracy,
+        }
+
+
+def compute_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int | None = None,
+                    top_k: int = 5) -> Metrics:
+    """Metrics from per-video scores.
+
+    Args:
+      logits: `[N, K]` per-video logits (or probabilities; only their order matters).
+      labels: `[N]` int true class indices in [0, K).
+      num_classes: K (default `logits.shape[1]`).
+      top_k: the "top-5" k (5 in the paper).
+    """
+    logits = np.asarray(logits)
+    labels = np.asarray(labels, dtype=np.int64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be [num_videos, num_classes], got shape {logits.shape}")
+    num_classes = int(num_classes or logits.shape[1])
+    if logits.shape != (len(labels), num_classes):
+        raise ValueError(f"logits shape {logits.shape} does not match {len(labels)} labels and "
+                         f"{num_classes} classes")
+    if len(labels) == 0:
+        raise ValueError("no videos to evaluate")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must be in [0, {num_classes}), got range "
+                         f"[{labels.min()}, {labels.max()}]")
+    top = top_k_indices(logits, top_k)
+    correct1 = top[:, 0] == labels
+    correctk = (top == labels[:, None]).any(axis=1)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, top[:, 0]), 1)
+    support = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
+    return Metrics(
+        num_videos=len(labels),
+        top1=float(correct1.mean()),
+        top5=float(correctk.mean()),
+        per_class_accuracy=per_class,
+        mean_class_accuracy=float(np.nanmean(per_class)),
+        confusion=confusion,
+    )
+
+
+def average_splits(results: Sequence[Metrics]) -> dict[str, float]:
+    """The mean of each summary number over splits (UCF-101 / HMDB-51: 3 splits, Table 5)."""
+    if not results:
+        raise ValueError("average_splits needs at least one split")
+    keys = ("top1", "top5", "mean_class_accuracy")
+    out = {k: float(np.mean([getattr(r, k) for r in results])) for k in keys}
+    out["num_splits"] = len(results)
+    out.update({f"{k}_per_split": [float(getattr(r, k)) for r in results] for k in keys})
+    return out
+
+
+def write_confusion_csv(confusion: np.ndarray, class_names: Sequence[str], path: str) -> None:
+    """CSV with a header row `true\\predicted, <names...>` and one row per true class."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true\\predicted", *class_names])
+        for name, row in zip(class_names, confusion):
+            writer.writerow([name, *(int(v) for v in row)])
+
+
+def read_confusion_csv(path: str) -> tuple[list[str], np.ndarray]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    names = rows[0][1:]
+    return names, np.array([[int(v) for v in r[1:]] for r in rows[1:]], np.int64)
+
+
+def confusion_image(confusion: np.ndarray, cell: int | None = None) -> np.ndarray:
+    """A heat map of the row-normalised confusion matrix, uint8 BGR `[H, W, 3]`.
+
+    Drawn with OpenCV (matplotlib is not a dependency): each cell is a `cell`-px square coloured
+    by the fraction of the true class's videos given that prediction (colormap VIRIDIS, 0 dark
+    purple, 1 yellow); rows = true class top to bottom, columns = predicted class left to right.
+    Class names are too many to print for 400 classes; the CSV has them.
+    """
+    confusion = np.asarray(confusion, np.float64)
+    k = confusion.shape[0]
+    if cell is None:
+        cell = max(1, min(32, 1200 // max(k, 1)))
+    rows = confusion.sum(axis=1, keepdims=True)
+    frac = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+    gray = np.round(frac * 255).astype(np.uint8)
+    gray = np.kron(gray, np.ones((cell, cell), np.uint8))
+    image = cv2.applyColorMap(gray, cv2.COLORMAP_VIRIDIS)
+    margin = 24
+    canvas = np.full((image.shape[0] + margin, image.shape[1] + margin, 3), 255, np.uint8)
+    canvas[margin:, margin:] = image
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(canvas, "pred ->", (margin, 16), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(canvas, "true", (0, margin + 12), font, 0.3, (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas
+
+
+def write_confusion_png(confusion: np.ndarray, path: str, cell: int | None = None) -> None:
+    if not cv2.imwrite(path, confusion_image(confusion, cell)):
+        raise OSError(f"could not write confusion plot {path}")
+
+
+def prediction_record(media_id: str, label: int | None, logits: np.ndarray,
+                      class_names: Sequence[str], k: int = 5) -> dict:
+    """One JSONL record: media id, true label (index and name), top-k (index, name, prob, logit)."""
+    logits = np.asarray(logits, np.float64)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    top = top_k_indices(logits[None], k)[0]
+    record = {"media_id": media_id}
+    if label is not None:
+        record["label"] = int(label)
+        record["label_name"] = class_names[int(label)]
+        record["correct_top1"] = bool(top[0] == label)
+    record["top"] = [
+        {"index": int(i), "name": class_names[int(i)], "probability": float(probs[i]),
+         "logit": float(logits[i])}
+        for i in top
+    ]
+    return record
+
+
+def write_report(metrics: Metrics, class_names: Sequence[str], output_dir: str,
+                 extra: Mapping | None = None) -> dict[str, str]:
+    """Writes `metrics.json`, `per_class_accuracy.csv`, `confusion.csv`, `confusion.png`.
+
+    Returns {kind: path}.
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    paths = {
+        "metrics": os.path.join(output_dir, "metrics.json"),
+        "per_class": os.path.join(output_dir, "per_class_accuracy.csv"),
+        "confusion_csv": os.path.join(output_dir, "confusion.csv"),
+        "confusion_png": os.path.join(output_dir, "confusion.png"),
+    }
+    summary = {**metrics.summary(), **(dict(extra) if extra else {})}
+    with open(paths["metrics"], "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    support = metrics.confusion.sum(axis=1)
+    with open(paths["per_class"], "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "name", "videos", "accuracy"])
+        for i, name in enumerate(class_names):
+            acc = metrics.per_class_accuracy[i]
+            writer.writerow([i, name, int(support[i]), "" if np.isnan(acc) else f"{acc:.6f}"])
+    write_confusion_csv(metrics.confusion, class_names, paths["confusion_csv"])
+    write_confusion_png(metrics.confusion, paths["confusion_png"])
+    return paths
