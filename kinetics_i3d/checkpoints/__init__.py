@@ -1,4 +1,4 @@
-"""Checkpoint name maps: DeepMind's released I3D checkpoints (and, later, ImageNet inflation)."""
+"""Checkpoint name maps: DeepMind's released I3D checkpoints and ImageNet Inception-v1 inflation."""
 from kinetics_i3d.checkpoints.released import (
     ReleasedLayout,
     detect_layout,
@@ -9,8 +9,30 @@ from kinetics_i3d.checkpoints.released import (
     restore_released,
     write_checkpoint,
 )
+from kinetics_i3d.checkpoints.inflation import (
+    INFLATION_METHODS,
+    boring_video_valid_steps,
+    export_slim,
+    flow_input_kernel,
+    inflate_inception_v1,
+    inflate_kernel,
+    inflate_weights,
+    read_slim_inception_v1,
+    restore_slim_inception_v1,
+    slim_variable_names,
+)
 
 __all__ = [
+    "INFLATION_METHODS",
+    "boring_video_valid_steps",
+    "export_slim",
+    "flow_input_kernel",
+    "inflate_inception_v1",
+    "inflate_kernel",
+    "inflate_weights",
+    "read_slim_inception_v1",
+    "restore_slim_inception_v1",
+    "slim_variable_names",
     "ReleasedLayout",
     "detect_layout",
     "export_released",
