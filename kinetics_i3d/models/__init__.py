@@ -9,12 +9,25 @@ from typing import Callable
 
 import keras
 
+from kinetics_i3d.models.baselines import (
+    C3D,
+    ConvNetLSTM,
+    Fused3DTwoStream,
+    TwoStream2D,
+    TwoStreamI3D,
+)
 from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
 from kinetics_i3d.models.inception_v1 import InceptionV1
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "i3d": InceptionI3d,
     "inception_v1": InceptionV1,
+    # The paper's baselines (sec. 2.1-2.3, Fig. 2 a-d) and Two-Stream I3D (Fig. 2e).
+    "convnet_lstm": ConvNetLSTM,
+    "c3d": C3D,
+    "two_stream": TwoStream2D,
+    "fused_two_stream": Fused3DTwoStream,
+    "two_stream_i3d": TwoStreamI3D,
 }
 
 
@@ -31,4 +44,15 @@ def build(name: str, num_classes: int, **kwargs) -> keras.Model:
     return builder(num_classes=num_classes, **kwargs)
 
 
-__all__ = ["VALID_ENDPOINTS", "InceptionI3d", "InceptionV1", "build", "names"]
+__all__ = [
+    "C3D",
+    "ConvNetLSTM",
+    "Fused3DTwoStream",
+    "InceptionI3d",
+    "InceptionV1",
+    "TwoStream2D",
+    "TwoStreamI3D",
+    "VALID_ENDPOINTS",
+    "build",
+    "names",
+]
