@@ -244,15 +244,14 @@ def inflate_weights(
     prefix = f"{mod.scope}/{SCOPE_SUFFIX}/"
     out: dict[str, np.ndarray] = {}
     used = set()
+    by_i3d_path = {slim_to_i3d_path(p): p for p in _slim_paths(slim_values)}
     for path3d, unit in template.named_units():
         target = tuple(unit.conv.kernel.shape)
         if path3d == slim_to_i3d_path(SLIM_LOGITS):
             out[f"{prefix}{path3d}/conv_3d/w"] = _logits_init(target, seed)
             out[f"{prefix}{path3d}/conv_3d/b"] = np.zeros(target[-1], np.float32)
             continue
-        slim_path = next(
-            (p for p in _slim_paths(slim_values) if slim_to_i3d_path(p) == path3d), None
-        )
+        slim_path = by_i3d_path.get(path3d)
         if slim_path is None:
             raise ValueError(f"no slim variable {SLIM_SCOPE}/<...>/weights maps to I3D unit {path3d}")
         kernel2d = np.asarray(slim_values[f"{SLIM_SCOPE}/{slim_path}/weights"], np.float32)
