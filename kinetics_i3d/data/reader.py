@@ -1,0 +1,451 @@
+"""`make_dataset`: MediaSequence TFRecord shards -> training or test batches for one model.
+
+Pipeline (per input worker):
+  shard files (glob, this worker's share under a `tf.distribute.InputContext`)
+  -> shuffled per epoch (train) -> `interleave` of parallel `TFRecordDataset` reads
+  -> parse (keys from `kinetics_i3d.mediasequence`), per-file integrity checks
+  -> example shuffle buffer (train) -> parallel sample / decode / crop / flip (`processors`)
+  -> batch (train) or padded batch with frame counts and masks (test) -> prefetch.
+
+Every example draws its random choices from a stateless seed made of (seed, file visit, record
+index), so a fixed `seed` gives the same batches however the parallel stages are scheduled.
+
+Integrity: a TFRecord with a corrupt/truncated record (detected by comparing bytes read with the
+file size), a record that is not a SequenceExample, or a record without a required key raises an
+error that names the file, the record and the key; with `skip_corrupt=True` such records are
+dropped instead and the skipped count is logged (absl WARNING). A pattern that matches no file,
+or only empty files, raises at construction.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from kinetics_i3d import filesystems
+from kinetics_i3d import mediasequence as ms
+from kinetics_i3d.data import processors
+from kinetics_i3d.data.interfaces import TemporalInterface, get_interface
+
+SPLITS = ("train", "test")
+_TFRECORD_FRAMING_BYTES = 16  # uint64 length + uint32 crc + data + uint32 crc
+_STREAM_KEYS = {"rgb": ms.IMAGE_ENCODED, "flow": ms.FLOW_ENCODED}
+_skipped_total = {"records": 0}
+
+
+def list_shards(patterns: str | Sequence[str]) -> list[str]:
+    """Sorted, de-duplicated files matching `patterns` (glob patterns or plain paths).
+
+    Raises:
+      FileNotFoundError: a pattern matches nothing.
+    """
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not patterns:
+        raise ValueError("no shard pattern given (patterns is empty)")
+    files: set[str] = set()
+    for pattern in patterns:
+        filesystems.ensure_filesystem(pattern)
+        matched = tf.io.gfile.glob(pattern)
+        if not matched:
+            raise FileNotFoundError(f"no shard files match pattern {pattern!r}")
+        files.update(matched)
+    return sorted(files)
+
+
+def shards_for_worker(files: Sequence[str],
+                      input_context: tf.distribute.InputContext | None) -> list[str]:
+    """This input worker's share of `files`: every `num_input_pipelines`-th file.
+
+    Raises:
+      ValueError: fewer files than input pipelines (some worker would read nothing).
+    """
+    files = list(files)
+    if input_context is None or input_context.num_input_pipelines == 1:
+        return files
+    n = input_context.num_input_pipelines
+    if len(files) < n:
+        raise ValueError(f"{len(files)} shard files cannot be split over {n} input pipelines; "
+                         "write at least one shard per input worker")
+    return files[input_context.input_pipeline_id::n]
+
+
+def _log_skips(path, skipped, unread_bytes, missing) -> np.int64:
+    """Logs one file's skipped records (py_function body, skip_corrupt=True only)."""
+    path = path.numpy().decode()
+    count = int(skipped.numpy()) + int(missing.numpy()) + (1 if unread_bytes.numpy() > 0 else 0)
+    if count:
+        _skipped_total["records"] += count
+        logging.warning(
+            "skip_corrupt: skipped %d record(s) of %s (%d unparsable, %d with missing keys, "
+            "%d unreadable trailing bytes); %d skipped in total",
+            count, path, int(skipped.numpy()), int(missing.numpy()), int(unread_bytes.numpy()),
+            _skipped_total["records"])
+    return np.int64(count)
+
+
+def skipped_count() -> int:
+    """Records skipped so far by `skip_corrupt=True` datasets in this process."""
+    return _skipped_total["records"]
+
+
+class _Reader:
+    """Per-file reading, parsing and checks (one instance per `make_dataset` call)."""
+
+    def __init__(self, modalities: tuple[str, ...], require_labels: bool, num_classes: int,
+                 skip_corrupt: bool):
+        self.modalities = modalities
+        self.require_labels = require_labels
+        self.num_classes = num_classes
+        self.skip_corrupt = skip_corrupt
+        self.required = [ms.CLIP_MEDIA_ID] + [_STREAM_KEYS[m] for m in modalities]
+        if require_labels:
+            self.required.append(ms.CLIP_LABEL_INDEX)
+        self.context_features = {
+            ms.CLIP_MEDIA_ID: tf.io.VarLenFeature(tf.string),
+            ms.CLIP_LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
+            ms.CLIP_LABEL_STRING: tf.io.VarLenFeature(tf.string),
+        }
+        self.sequence_features = {
+            _STREAM_KEYS[m]: tf.io.FixedLenSequenceFeature([], tf.string, allow_missing=True)
+            for m in modalities}
+
+    def _parse(self, index: tf.Tensor, record: tf.Tensor) -> dict[str, tf.Tensor]:
+        context, sequence = tf.io.parse_single_sequence_example(
+            record, self.context_features, self.sequence_features)
+        media_id = context[ms.CLIP_MEDIA_ID].values
+        label = context[ms.CLIP_LABEL_INDEX].values
+        label_string = context[ms.CLIP_LABEL_STRING].values
+        present = {ms.CLIP_MEDIA_ID: tf.size(media_id) > 0,
+                   ms.CLIP_LABEL_INDEX: tf.size(label) > 0}
+        out = {
+            "index": index,
+            "nbytes": tf.cast(tf.strings.length(record), tf.int64),
+            "media_id": tf.concat([media_id, [""]], 0)[0],
+            "label": tf.cast(tf.concat([label, [-1]], 0)[0], tf.int32),
+            "label_string": tf.concat([label_string, [""]], 0)[0],
+        }
+        for m in self.modalities:
+            out[f"{m}_encoded"] = sequence[_STREAM_KEYS[m]]
+            present[_STREAM_KEYS[m]] = tf.size(sequence[_STREAM_KEYS[m]]) > 0
+        out["missing"] = tf.logical_not(tf.stack([present[k] for k in self.required]))
+        return out
+
+    def _check_record(self, path: tf.Tensor, item: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Error mode: asserts the record has every required key and a valid label."""
+        is_end = item["index"] < 0
+        missing = item["missing"]
+        first_missing = tf.gather(tf.constant(self.required),
+                                  tf.argmax(tf.cast(missing, tf.int32)))
+        where = tf.strings.join(["record ", tf.strings.as_string(item["index"]), " of ", path])
+        ok_keys = tf.logical_or(is_end, tf.logical_not(tf.reduce_any(missing)))
+        checks = [tf.debugging.Assert(ok_keys, [tf.strings.join([
+            where, ": missing required key '", first_missing, "' (MediaSequence key; pass "
+            "skip_corrupt=True to skip such records",
+            "" if self.require_labels else "", ")"])])]
+        if self.require_labels:
+            label = item["label"]
+            ok_label = tf.logical_or(is_end, tf.logical_and(label >= 0, label < self.num_classes))
+            checks.append(tf.debugging.Assert(ok_label, [tf.strings.join([
+                where, ": label index ", tf.strings.as_string(label), " outside [0, ",
+                str(self.num_classes), ") (num_classes)"])]))
+        with tf.control_dependencies(checks):
+            item = dict(item)
+            item["index"] = tf.identity(item["index"])
+        return item
+
+    def file_records(self, visit: tf.Tensor, path: tf.Tensor, size: tf.Tensor) -> tf.data.Dataset:
+        """Parsed records of one file, with the checks of the module docstring."""
+        raw = tf.data.TFRecordDataset(path).ignore_errors().enumerate()
+        end = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64), tf.constant(b"")))
+        items = raw.concatenate(end).map(self._parse).ignore_errors()
+        if not self.skip_corrupt:
+            items = items.map(lambda item: self._check_record(path, item))
+
+        def count(state, item):
+            expected, consumed, skipped, missing = state
+            is_end = item["index"] < 0
+            gap = tf.where(is_end, tf.constant(0, tf.int64), item["index"] - expected)
+            bad_keys = tf.logical_and(tf.logical_not(is_end), tf.reduce_any(item["missing"]))
+            new_state = (
+                tf.where(is_end, expected, item["index"] + 1),
+                consumed + tf.where(is_end, tf.constant(0, tf.int64),
+                                    item["nbytes"] + _TFRECORD_FRAMING_BYTES),
+                skipped + gap,
+                missing + tf.cast(bad_keys, tf.int64),
+            )
+            item = dict(item, consumed=new_state[1], skipped=new_state[2], missing_count=new_state[3],
+                        expected=expected, bad_keys=bad_keys)
+            return new_state, item
+
+        zero = tf.constant(0, tf.int64)
+        items = items.scan((zero, zero, zero, zero), count)
+
+        def check_file(item):
+            is_end = item["index"] < 0
+            unread = tf.where(is_end, size - item["consumed"], zero)
+            if self.skip_corrupt:
+                logged = tf.cond(
+                    tf.logical_and(is_end, tf.logical_or(
+                        unread != 0, item["skipped"] + item["missing_count"] > 0)),
+                    lambda: tf.py_function(_log_skips, [path, item["skipped"], unread,
+                                                        item["missing_count"]], tf.int64),
+                    lambda: zero)
+                deps = [logged]
+            else:
+                ok = tf.logical_or(tf.logical_not(is_end),
+                                   tf.logical_and(unread == 0, item["skipped"] == 0))
+                deps = [tf.debugging.Assert(ok, [tf.strings.join([
+                    "corrupt TFRecord file ", path, ": ",
+                    tf.strings.as_string(item["skipped"]), " unparsable record(s) (first near index ",
+                    tf.strings.as_string(item["expected"]), "), ",
+                    tf.strings.as_string(unread), " of ", tf.strings.as_string(size),
+                    " bytes unreadable (bad CRC or truncated); pass skip_corrupt=True to skip "
+                    "corrupt records"])])]
+            with tf.control_dependencies(deps):
+                keep = tf.logical_and(tf.logical_not(is_end), tf.logical_not(item["bad_keys"]))
+            return keep
+
+        items = items.filter(check_file)
+        return items.map(lambda item: {
+            "visit": visit, "index": item["index"], "path": path,
+            **{k: item[k] for k in ("media_id", "label", "label_string")},
+            **{f"{m}_encoded": item[f"{m}_encoded"] for m in self.modalities}})
+
+
+class _Sampler:
+    """Per-example sampling, decoding and augmentation for one interface and split."""
+
+    def __init__(self, interface: TemporalInterface, split: str, modalities: tuple[str, ...],
+                 crop_size: int, short_side: int, num_classes: int, base_seed: int,
+                 photometric: bool, max_test_frames: int | None, test_clips: int | None):
+        self.split = split
+        self.train = split == "train"
+        sampling = interface.sampling(split)
+        if not self.train and test_clips is not None:
+            train = interface.train
+            sampling = type(train)(rgb_offsets=train.rgb_offsets, flow_offsets=train.flow_offsets,
+                                   num_snapshots=test_clips)
+        self.sampling = sampling
+        self.offsets = {"rgb": sampling.rgb_offsets, "flow": sampling.flow_offsets}
+        self.modalities = modalities
+        self.crop_size = crop_size
+        self.short_side = short_side
+        self.num_classes = num_classes
+        self.base_seed = base_seed
+        self.photometric = photometric
+        self.max_test_frames = max_test_frames
+
+    def _rgb(self, encoded: tf.Tensor, state: dict[str, tf.Tensor] | None) -> tf.Tensor:
+        """`[N]` JPEGs -> `[N, S, S, 3]` float32 in [-1, 1] (cropped, flipped per `state`)."""
+        shape = tf.image.extract_jpeg_shape(encoded[0])
+        height, width = shape[0], shape[1]
+        size = self.crop_size
+
+        def crop_only():
+            y, x = processors.crop_offsets(height, width, size, state)
+            return tf.cast(processors.decode_and_crop_jpeg_frames(encoded, y, x, size), tf.float32)
+
+        def resize_then_crop():
+            frames = processors.resize_smallest(processors.decode_frames(encoded, 3),
+                                                self.short_side)
+            new = tf.shape(frames)
+            y, x = processors.crop_offsets(new[1], new[2], size, state)
+            return processors.crop_frames(frames, y, x, size)
+
+        frames = tf.cond(tf.equal(tf.minimum(height, width), self.short_side),
+                         crop_only, resize_then_crop)
+        frames = processors.rgb_to_unit(frames)
+        if state is not None:
+            frames = processors.flip_left_right(frames, state["flip"])
+            if self.photometric:
+                frames = processors.photometric_jitter(frames, state)
+        return frames
+
+    def _flow(self, encoded: tf.Tensor, state: dict[str, tf.Tensor] | None) -> tf.Tensor:
+        """`[N]` flow images -> `[N, S, S, 2]` float32 in [-1, 1] (x negated when flipped)."""
+        frames = processors.flow_to_unit(processors.decode_frames(encoded, 3))
+        shape = tf.shape(frames)
+        frames = tf.cond(tf.equal(tf.minimum(shape[1], shape[2]), self.short_side),
+                         lambda: frames,
+                         lambda: processors.resize_smallest(frames, self.short_side, is_flow=True))
+        shape = tf.shape(frames)
+        y, x = processors.crop_offsets(shape[1], shape[2], self.crop_size, state)
+        frames = processors.crop_frames(frames, y, x, self.crop_size)
+        if state is not None:
+            frames = processors.flip_left_right(frames, state["flip"], is_flow=True)
+        return frames
+
+    def __call__(self, rec: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        counts = {m: tf.shape(rec[f"{m}_encoded"], out_type=tf.int32)[0] for m in self.modalities}
+        # One time axis for both streams: loop with the shorter stream's period (flow has one
+        # frame fewer than RGB), so RGB frame t and flow frame t stay aligned after a wrap.
+        period = tf.reduce_min(tf.stack([counts[m] for m in self.modalities]))
+        out: dict[str, tf.Tensor] = {
+            "label": rec["label"],
+            "label_one_hot": tf.one_hot(rec["label"], self.num_classes, dtype=tf.float32),
+            "label_string": rec["label_string"],
+            "media_id": rec["media_id"],
+            "num_frames": counts.get("rgb", period + 1),
+        }
+        state = None
+        if self.train:
+            seed = tf.random.experimental.stateless_fold_in(
+                tf.stack([tf.constant(self.base_seed, tf.int64), rec["visit"]]), rec["index"])
+            state = processors.random_state(seed, photometric=self.photometric)
+        decode = {"rgb": self._rgb, "flow": self._flow}
+        if self.sampling.whole_video:
+            for m in self.modalities:
+                n = counts[m] if self.max_test_frames is None else tf.minimum(
+                    counts[m], self.max_test_frames)
+                frames = decode[m](rec[f"{m}_encoded"][:n], state)
+                out[m] = frames[None]
+                out[f"{m}_num_frames"] = n
+            return out
+        s = self.sampling
+        if self.train:
+            starts = processors.random_start(period, s.footprint, state["start_u"])[None]
+        else:
+            starts = processors.snapshot_starts(period, s.footprint, s.num_snapshots,
+                                                s.snapshot_stride)
+        for m in self.modalities:
+            idx = processors.frame_indices(starts, self.offsets[m], period)
+            frames = decode[m](tf.gather(rec[f"{m}_encoded"], tf.reshape(idx, [-1])), state)
+            length = len(self.offsets[m])
+            channels = 3 if m == "rgb" else 2
+            if self.train:
+                out[m] = tf.ensure_shape(frames, [length, self.crop_size, self.crop_size, channels])
+            else:
+                out[m] = tf.reshape(frames, [s.num_snapshots, length, self.crop_size,
+                                             self.crop_size, channels])
+                out[f"{m}_num_frames"] = tf.constant(length, tf.int32)
+        return out
+
+
+def _add_masks(batch: dict[str, tf.Tensor], modalities: tuple[str, ...]) -> dict[str, tf.Tensor]:
+    batch = dict(batch)
+    for m in modalities:
+        batch[f"{m}_mask"] = tf.sequence_mask(batch[f"{m}_num_frames"],
+                                              maxlen=tf.shape(batch[m])[2])
+    return batch
+
+
+def make_dataset(
+    patterns: str | Sequence[str],
+    interface: str | TemporalInterface,
+    split: str = "train",
+    batch_size: int = 1,
+    *,
+    input_context: tf.distribute.InputContext | None = None,
+    seed: int | None = None,
+    num_classes: int = 400,
+    modalities: Sequence[str] | None = None,
+    crop_size: int | None = None,
+    short_side: int | None = None,
+    max_test_frames: int | None = None,
+    test_clips: int | None = None,
+    photometric: bool = False,
+    skip_corrupt: bool = False,
+    require_labels: bool = True,
+    repeat: bool | None = None,
+    shuffle_buffer: int = 32,
+    cycle_length: int = 8,
+    deterministic: bool | None = None,
+) -> tf.data.Dataset:
+    """Batches of clips from MediaSequence shards for model `interface` (a name of
+    `kinetics_i3d.data.interfaces.INTERFACES` or a `TemporalInterface`).
+
+    Usable as `strategy.distribute_datasets_from_function(lambda ctx: make_dataset(...,
+    batch_size=GLOBAL, input_context=ctx))`: each input worker reads a disjoint share of the
+    files and batches `ctx.get_per_replica_batch_size(batch_size)` examples.
+
+    Args:
+      patterns: shard file glob(s): local, gs://, s3:// or hdfs:// (tensorflow-io).
+      split: "train" (random start, random crop, random flip; shuffled and repeated) or "test"
+        (centre crop, no randomness, one pass in file order, padded batches).
+      batch_size: global batch size (per worker without `input_context`).
+      seed: fixes file order, example shuffling and every random choice; None draws one.
+      num_classes: depth of `label_one_hot`; labels outside [0, num_classes) are errors.
+      modalities: subset of the interface's ("rgb", "flow") to read, e.g. ("rgb",) for RGB-I3D.
+      crop_size, short_side: override the interface's crop and short-side size (tests).
+      max_test_frames: whole-video test interfaces read at most the first N frames.
+      test_clips: test with this many evenly spaced snapshots of the *training* interface
+        (e.g. I3D: `test_clips` 64-frame clips) instead of the interface's test sampling.
+      photometric: brightness/contrast/saturation jitter on training RGB (off by default).
+      skip_corrupt: drop corrupt records and records with missing keys (count logged) instead
+        of raising.
+      require_labels: if False, unlabelled records get label -1 and an all-zero one-hot.
+      repeat: repeat forever; default True for train, False for test.
+      shuffle_buffer: examples in the training shuffle buffer (each holds encoded frames).
+      cycle_length: files read concurrently.
+      deterministic: keep element order fixed; default True when `seed` is given or for test.
+
+    Returns:
+      A dataset of dicts. Train: `rgb` `[B, T, S, S, 3]` and/or `flow` `[B, T, S, S, 2]` float32
+      in [-1, 1]. Test: `rgb` `[B, K, T, S, S, 3]` / `flow` `[B, K, T, S, S, 2]` (K snapshots;
+      whole video: K = 1 and T = the longest video of the batch, zero-padded), with
+      `{m}_num_frames` int32 `[B]` (valid frames along T) and `{m}_mask` bool `[B, T]`.
+      Both: `label` int32 `[B]`, `label_one_hot` float32 `[B, num_classes]`, `label_string`
+      and `media_id` string `[B]`, `num_frames` int32 `[B]` (stored RGB frames of the video).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if isinstance(interface, str):
+        interface = get_interface(interface)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    modalities = tuple(modalities) if modalities is not None else interface.modalities
+    unknown = [m for m in modalities if m not in interface.modalities]
+    if not modalities or unknown:
+        raise ValueError(f"modalities must be a non-empty subset of {interface.modalities} for "
+                         f"interface {interface.name!r}, got {modalities}")
+    if max_test_frames is not None and max_test_frames < 1:
+        raise ValueError(f"max_test_frames must be >= 1 or None, got {max_test_frames}")
+    if test_clips is not None and test_clips < 1:
+        raise ValueError(f"test_clips must be >= 1 or None, got {test_clips}")
+    train = split == "train"
+    crop_size = crop_size or interface.crop_size
+    short_side = short_side or interface.short_side
+    if crop_size > short_side:
+        raise ValueError(f"crop_size={crop_size} is larger than short_side={short_side}")
+    repeat = train if repeat is None else repeat
+    if deterministic is None:
+        deterministic = seed is not None or not train
+    base_seed = int(seed) if seed is not None else int(np.random.randint(0, 2**31 - 1))
+
+    files = shards_for_worker(list_shards(patterns), input_context)
+    sizes = [tf.io.gfile.stat(f).length for f in files]
+    if sum(sizes) == 0:
+        raise ValueError(f"all {len(files)} shard files matching {patterns!r} are empty")
+    per_replica = (input_context.get_per_replica_batch_size(batch_size)
+                   if input_context is not None else batch_size)
+    logging.info("make_dataset(%s, %s): %d shard files, batch %d, modalities %s", interface.name,
+                 split, len(files), per_replica, modalities)
+
+    reader = _Reader(modalities, require_labels, num_classes, skip_corrupt)
+    sampler = _Sampler(interface, split, modalities, crop_size, short_side, num_classes,
+                       base_seed, photometric, max_test_frames, test_clips)
+
+    file_ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(sizes, tf.int64)))
+    if train:
+        file_ds = file_ds.shuffle(len(files), seed=base_seed, reshuffle_each_iteration=True)
+    if repeat:
+        file_ds = file_ds.repeat()
+    records = file_ds.enumerate().interleave(
+        lambda visit, f: reader.file_records(visit, f[0], f[1]),
+        cycle_length=min(cycle_length, len(files)), block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if train and shuffle_buffer > 1:
+        records = records.shuffle(shuffle_buffer, seed=base_seed)
+    examples = records.map(sampler, num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=deterministic)
+    if train:
+        batches = examples.batch(per_replica, drop_remainder=True)
+    else:
+        batches = examples.padded_batch(per_replica).map(lambda b: _add_masks(b, modalities))
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(options)
+
