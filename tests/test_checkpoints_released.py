@@ -219,3 +219,22 @@ def test_checkpoint_that_is_not_i3d_is_an_error(tmp_path):
                               str(tmp_path / "r" / "model.ckpt"))
     with pytest.raises(ValueError, match="is not an I3D checkpoint"):
         restore_released(InceptionI3d(), prefix)
+
+
+def test_load_released_builds_the_checkpoints_model(rgb_checkpoint, flow_checkpoint):
+    from kinetics_i3d.checkpoints import load_released
+
+    prefix, values = flow_checkpoint
+    model = load_released(prefix)
+    assert (model.modality.name, model.num_classes) == ("flow", 400)
+    features = load_released(prefix, final_endpoint="Mixed_5c")
+    assert features.head is None
+    name = "Flow/inception_i3d/Mixed_5c/Branch_0/Conv3d_0a_1x1/conv_3d/w"
+    np.testing.assert_array_equal(export_released(features)[name], values[name])
+    # Its Mixed_5c equals the restored full model's trunk output.
+    full = load_released(prefix)
+    x = tf.random.stateless_uniform([1, 9, 32, 32, 2], seed=(1, 2), minval=-1, maxval=1)
+    y = x
+    for layer in full.trunk:
+        y = layer(y, training=False)
+    np.testing.assert_allclose(features(x, training=False).numpy(), y.numpy(), atol=1e-6)

@@ -198,3 +198,29 @@ def write_checkpoint(values: dict[str, np.ndarray], checkpoint_prefix: str) -> s
 def export_released(model) -> dict[str, np.ndarray]:
     """The model's weights under their scoped release names (`RGB/inception_i3d/...`)."""
     return {name: var.numpy() for name, var in released_variable_names(model).items()}
+
+
+def load_released(checkpoint_prefix: str, **model_kwargs):
+    """An `InceptionI3d` with the checkpoint's modality and class count, restored from it.
+
+    `model_kwargs` go to the constructor (e.g. `final_endpoint="Mixed_5c"`, `dropout_rate=0.0`);
+    a `final_endpoint` before `Logits` still needs the logits weights present in the checkpoint.
+    """
+    from kinetics_i3d.models.i3d import InceptionI3d  # models import checkpoints' users, not us
+
+    layout = detect_layout(checkpoint_prefix)
+    if layout.num_classes is None:
+        raise ValueError(f"checkpoint {checkpoint_prefix!r} has no {LOGITS_BIAS}")
+    model_kwargs.setdefault("modality", layout.modality)
+    model_kwargs.setdefault("num_classes", layout.num_classes)
+    endpoint = model_kwargs.get("final_endpoint", "Logits")
+    full = InceptionI3d(**{**model_kwargs, "final_endpoint": "Logits"})
+    restore_released(full, checkpoint_prefix)
+    if endpoint in ("Logits", "Predictions") and endpoint == full.final_endpoint:
+        return full
+    model = InceptionI3d(**model_kwargs)
+    names = model_variable_names(model)
+    full_names = model_variable_names(full)
+    for name, var in names.items():
+        var.assign(full_names[name])
+    return model
