@@ -152,8 +152,8 @@ def _cubic_weights(frac: tf.Tensor) -> list[tf.Tensor]:
 
 def _warp_bicubic(images: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor) -> tf.Tensor:
     """Samples images [N, H, W, C] at (x + u1, y + u2), out-of-image taps read 0; [N, H, W, C]."""
-    n, height, width, channels = (tf.shape(images)[0], images.shape[1], images.shape[2],
-                                  images.shape[3])
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    n = images.shape[0] if images.shape[0] is not None else tf.shape(images)[0]
     xs = tf.range(width, dtype=tf.float32)[None, None, :] + u1
     ys = tf.range(height, dtype=tf.float32)[None, :, None] + u2
     # Fixed-point positions with 1/32 pixel resolution, as cv::remap does with float maps.
@@ -167,7 +167,7 @@ def _warp_bicubic(images: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor) -> tf.Tensor:
     x0 = tf.cast(tf.clip_by_value(x0, -4.0, width + 4.0), tf.int32)
     y0 = tf.cast(tf.clip_by_value(y0, -4.0, height + 4.0), tf.int32)
     flat = tf.reshape(images, [n, height * width, channels])
-    result = tf.zeros([n, height, width, channels], images.dtype)
+    result = tf.zeros_like(images)
     for j in range(4):
         yj = y0 + (j - 1)
         valid_y = (yj >= 0) & (yj < height)
@@ -196,7 +196,6 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
     theta_t = tf.constant(theta, tf.float32)
     i1x, i1y = _centered_gradient(i1)
     i1_stack = tf.stack([i1, i1x, i1y], axis=-1)
-    batch = tf.shape(i0)[0]
     zeros = tf.zeros_like(u1)
 
     def inner_step(u1, u2, p11, p12, p21, p22, active, i1wx, i1wy, grad, rho_c):
@@ -226,7 +225,7 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
         i1w, i1wx, i1wy = warped[..., 0], warped[..., 1], warped[..., 2]
         grad = i1wx * i1wx + i1wy * i1wy
         rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
-        active = tf.ones([batch], tf.bool)
+        active = tf.ones_like(i0[:, 0, 0], tf.bool)
 
         def outer_body(m, u1, u2, p11, p12, p21, p22, active):
             if median_filtering > 1:
@@ -238,18 +237,19 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
                 return (n + 1,) + inner_step(*state, i1wx, i1wy, grad, rho_c)
 
             _, u1, u2, p11, p12, p21, p22, active = tf.while_loop(
-                    lambda n, *s: (n < inner_iterations) & tf.reduce_any(s[-1]), inner_body,
-                    (tf.constant(0), u1, u2, p11, p12, p21, p22, active))
+                lambda n, *s: (n < inner_iterations) & tf.reduce_any(s[-1]), inner_body,
+                (tf.constant(0), u1, u2, p11, p12, p21, p22, active), parallel_iterations=1)
             return m + 1, u1, u2, p11, p12, p21, p22, active
 
         _, u1, u2, p11, p12, p21, p22, _ = tf.while_loop(
-                lambda m, *s: (m < outer_iterations) & tf.reduce_any(s[-1]), outer_body,
-                (tf.constant(0), u1, u2, p11, p12, p21, p22, active))
+            lambda m, *s: (m < outer_iterations) & tf.reduce_any(s[-1]), outer_body,
+            (tf.constant(0), u1, u2, p11, p12, p21, p22, active), parallel_iterations=1)
         return k + 1, u1, u2, p11, p12, p21, p22
 
     # The dual variables start at zero at every level (OpenCV procOneScale).
     _, u1, u2, *_ = tf.while_loop(lambda k, *s: k < num_warps, warp_body,
-                                  (tf.constant(0), u1, u2, zeros, zeros, zeros, zeros))
+                                  (tf.constant(0), u1, u2, zeros, zeros, zeros, zeros),
+                                  parallel_iterations=1)
     return u1, u2
 
 
