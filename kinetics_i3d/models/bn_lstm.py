@@ -114,25 +114,32 @@ class BNLSTMCell(keras.layers.Layer):
                     shape=(self.max_steps, width),
                     initializer=init,
                     trainable=False,
+                    autocast=False,  # float32 under mixed precision, as Keras' BatchNormalization
                 )
         self.built = True
 
     def _batch_norm(self, z, term: str, step, gamma, beta, training: bool):
-        """Normalizes `z` `[B, width]` with step `step`'s statistics for `term` (x, h or c)."""
+        """Normalizes `z` `[B, width]` with step `step`'s statistics for `term` (x, h or c).
+
+        Computed in float32 (moving statistics are float32 under a mixed-precision policy too).
+        """
         moving_mean = self.moving[f"mean_{term}"]
         moving_var = self.moving[f"variance_{term}"]
+        z32 = tf.cast(z, tf.float32)
         if training:
-            mean, var = tf.nn.moments(z, axes=[0])
+            mean, var = tf.nn.moments(z32, axes=[0])
             # Only slot `step` moves: new = old + (1 - momentum) * (batch - old) there.
-            slot = tf.one_hot(step, self.max_steps, dtype=z.dtype)[:, None]  # [max_steps, 1]
+            slot = tf.one_hot(step, self.max_steps, dtype=tf.float32)[:, None]  # [max_steps, 1]
             decay = (1.0 - self.momentum) * slot
             moving_mean.assign(moving_mean + decay * (mean[None] - moving_mean))
             moving_var.assign(moving_var + decay * (var[None] - moving_var))
         else:
             mean = tf.gather(tf.convert_to_tensor(moving_mean), step)
             var = tf.gather(tf.convert_to_tensor(moving_var), step)
-        out = gamma * (z - mean) * tf.math.rsqrt(var + self.epsilon)
-        return out if beta is None else out + beta
+        out = tf.cast(gamma, tf.float32) * (z32 - mean) * tf.math.rsqrt(var + self.epsilon)
+        if beta is not None:
+            out = out + tf.cast(beta, tf.float32)
+        return tf.cast(out, z.dtype)
 
     def call(self, inputs, states, training=None):
         h, c, step = states[0], states[1], states[2]
