@@ -66,6 +66,11 @@ def test_jpeg_flow_and_rgb_only_and_unlabelled():
     err = np.abs(out["flow"] - flow)
     assert err.mean() < 0.3  # lossy, but close on smooth flow
     assert out["end_us"] == 4 * 40_000  # T = flow frames + 1
+    # Flow JPEGs are 4:4:4 (all three components 1x1 in the SOF0 header): x and y live in R and
+    # G, and 4:2:0 would halve their resolution.
+    data = ex.feature_lists.feature_list[ms.FLOW_ENCODED].feature[0].bytes_list.value[0]
+    sof = data.index(b"\xff\xc0")
+    assert data[sof + 9] == 3 and [data[sof + 11 + 3 * c] for c in range(3)] == [0x11] * 3
 
     rgb = _smooth_rgb(2, 16, 16)
     out = sequence.parse_sequence_example(sequence.make_sequence_example(
