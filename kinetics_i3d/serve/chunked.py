@@ -209,12 +209,20 @@ def trunk_function(model) -> tf.types.experimental.GenericFunction:
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, None, channels], tf.float32)])
     def run(x):
-        x = tf.cast(x, model.compute_dtype)
-        for layer in model.trunk:
-            x = layer(x, training=False) if isinstance(layer, (Unit, InceptionModule)) else layer(x)
-        return tf.cast(x, tf.float32)
+        return run_trunk(model, x)
 
     return run
+
+
+def run_trunk(model, x: tf.Tensor) -> tf.Tensor:
+    """`model.trunk` in inference mode: float32 `[B, T, H, W, C]` -> its last trunk endpoint.
+
+    For a full I3D that is Mixed_5c `[B, ceil(T/8), ceil(H/32), ceil(W/32), 1024]`, float32.
+    """
+    x = tf.cast(x, model.compute_dtype)
+    for layer in model.trunk:
+        x = layer(x, training=False) if isinstance(layer, (Unit, InceptionModule)) else layer(x)
+    return tf.cast(x, tf.float32)
 
 
 def head_step_logits(model, features: tf.Tensor) -> tf.Tensor:

@@ -1,0 +1,161 @@
+"""SavedModel export for serving: raw frames in, the release's preprocessing in the graph.
+
+Signatures (inputs depend on the exported streams: `rgb`, `flow`, or both for two-stream):
+
+* `serving_default`: `rgb` uint8 `[B, T, H, W, 3]` (any T >= 9, any H, W) and/or `flow` float32
+  `[B, T', H', W', 2]` (TV-L1 displacements in pixels of the frames they were computed on).
+  Preprocessing in the graph (`kinetics_i3d.serve.preprocess`): resize short side 256 bilinear,
+  224 centre crop, scale to [-1, 1] (flow: rescale with the resize, clip [-20, 20], / 20).
+  Returns `logits` `[B, K]` (two-stream: the sum of the streams' logits, as the release),
+  `probabilities` `[B, K]` (softmax), `top_k_indices` int32 `[B, k]`, `top_k_probabilities`
+  `[B, k]`, `top_k_classes` string `[B, k]`.
+* `features`: the same inputs; per stream `<stream>_mixed_5c_pooled` `[B, 1024]` (mean over T',
+  H', W') and `<stream>_mixed_5c_time` `[B, T', 1024]` (mean over H', W'), taken on the 224 crop.
+* `logits_preprocessed`: `rgb` / `flow` float32 already preprocessed `[B, T, 224, 224, C]` in
+  [-1, 1] -> `logits`; for callers with their own pipeline and for checking the export.
+
+One pass over the whole input (the paper's test interface); for very long videos use
+`kinetics_i3d.serve.chunked` instead.
+"""
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from kinetics_i3d.serve import chunked, preprocess
+from kinetics_i3d.serve.streams import check_same_classes
+
+SIGNATURES = ("serving_default", "features", "logits_preprocessed")
+
+
+class I3DServing(tf.Module):
+    """Wraps one or two `InceptionI3d` streams (final_endpoint "Logits") with the signatures."""
+
+    def __init__(self, models: dict[str, "object"], class_names: Sequence[str], top_k: int = 5):
+        super().__init__(name="i3d_serving")
+        if not models or set(models) - {"rgb", "flow"}:
+            raise ValueError(f"models must map 'rgb' and/or 'flow' to a model, got {sorted(models)}")
+        for name, model in models.items():
+            if model.modality.name != name:
+                raise ValueError(f"models[{name!r}] is a {model.modality.name} model")
+            if model.head is None:
+                raise ValueError(f"models[{name!r}] has no Logits head")
+        num_classes = check_same_classes(list(models.values()))
+        if len(class_names) != num_classes:
+            raise ValueError(f"class_names has {len(class_names)} names; the model has "
+                             f"{num_classes} classes")
+        if not 1 <= top_k <= num_classes:
+            raise ValueError(f"top_k must be in [1, {num_classes}], got {top_k}")
+        self.streams = sorted(models)  # "flow" before "rgb"; order is irrelevant to the sum
+        # The Keras models are kept out of TF's object tracking (a SimpleNamespace is not
+        # trackable) and their underlying `tf.Variable`s are tracked instead: tracking the Keras
+        # wrappers saves each variable twice, and TF1-style loaders (`saved_model_cli run`,
+        # TF Serving, C++) then restore the copy the graph does not read (keras-team/keras#19274).
+        self._streams = types.SimpleNamespace(**models)
+        self.model_variables = [_tf_variable(v) for s in self.streams
+                                for v in getattr(self._streams, s).variables]
+        self.top_k = int(top_k)
+        self.class_names = tf.constant(list(class_names), tf.string)
+
+    def _specs(self, raw: bool) -> dict[str, tf.TensorSpec]:
+        specs = {}
+        for s in self.streams:
+            channels = getattr(self._streams, s).input_channels
+            if raw and s == "rgb":
+                specs[s] = tf.TensorSpec([None, None, None, None, channels], tf.uint8, name=s)
+            elif raw:
+                specs[s] = tf.TensorSpec([None, None, None, None, channels], tf.float32, name=s)
+            else:
+                specs[s] = tf.TensorSpec([None, None, 224, 224, channels], tf.float32, name=s)
+        return specs
+
+    def _preprocess(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        out = {}
+        for s in self.streams:
+            fn = preprocess.preprocess_rgb if s == "rgb" else preprocess.preprocess_flow
+            x = fn(inputs[s])
+            out[s] = tf.ensure_shape(x, [None, None, 224, 224, getattr(self._streams, s).input_channels])
+        return out
+
+    def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        logits = [getattr(self._streams, s)(inputs[s], training=False) for s in self.streams]
+        return tf.add_n(logits)
+
+    def _classify(self, logits: tf.Tensor) -> dict[str, tf.Tensor]:
+        probs = tf.nn.softmax(logits)
+        top_p, top_i = tf.math.top_k(probs, k=self.top_k)
+        return {
+            "logits": logits,
+            "probabilities": probs,
+            "top_k_indices": top_i,
+            "top_k_probabilities": top_p,
+            "top_k_classes": tf.gather(self.class_names, top_i),
+        }
+
+    def _features(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        out = {}
+        for s in self.streams:
+            mixed_5c = chunked.run_trunk(getattr(self._streams, s), inputs[s])  # [B, T', 7, 7, 1024]
+            out[f"{s}_mixed_5c_time"] = tf.reduce_mean(mixed_5c, axis=[2, 3])
+            out[f"{s}_mixed_5c_pooled"] = tf.reduce_mean(mixed_5c, axis=[1, 2, 3])
+        return out
+
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        raw, pre = self._specs(raw=True), self._specs(raw=False)
+
+        @tf.function(input_signature=[raw])
+        def serving_default(inputs):
+            return self._classify(self._logits(self._preprocess(inputs)))
+
+        @tf.function(input_signature=[raw])
+        def features(inputs):
+            return self._features(self._preprocess(inputs))
+
+        @tf.function(input_signature=[pre])
+        def logits_preprocessed(inputs):
+            return {"logits": self._logits(inputs)}
+
+        # Signature functions take keyword tensors: wrap the dict-taking functions.
+        fns = {"serving_default": serving_default, "features": features,
+               "logits_preprocessed": logits_preprocessed}
+        out = {}
+        for name, fn in fns.items():
+            specs = raw if name != "logits_preprocessed" else pre
+            out[name] = _kwargs_function(fn, specs)
+        return out
+
+
+def _tf_variable(variable) -> tf.Variable:
+    """The `tf.Variable` behind a Keras 3 variable (TensorFlow backend)."""
+    value = getattr(variable, "value", variable)
+    if not isinstance(value, tf.Variable):
+        raise TypeError(f"cannot export variable {getattr(variable, 'path', variable)}: expected a "
+                        f"TensorFlow-backend Keras variable, got {type(value)}")
+    return value
+
+
+def _kwargs_function(fn, specs: dict[str, tf.TensorSpec]):
+    names = list(specs)
+
+    def call(*args):
+        return fn(dict(zip(names, args)))
+
+    return tf.function(call, input_signature=[specs[n] for n in names]).get_concrete_function()
+
+
+def export_saved_model(export_dir: str, models: dict[str, "object"], class_names: Sequence[str],
+                       top_k: int = 5) -> str:
+    """Writes a SavedModel with `SIGNATURES` to `export_dir` and returns the path.
+
+    Args:
+      export_dir: output folder (created; an existing SavedModel there is overwritten).
+      models: {"rgb": InceptionI3d, "flow": InceptionI3d} (one or both), "Logits" endpoint,
+        weights already restored.
+      class_names: K names, index order.
+      top_k: k of the top-k outputs.
+    """
+    module = I3DServing(models, class_names, top_k)
+    tf.saved_model.save(module, export_dir, signatures=module.signatures())
+    return export_dir

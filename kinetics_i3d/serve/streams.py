@@ -1,0 +1,57 @@
+"""Building the RGB / Flow I3D streams for inference from released-layout checkpoints."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kinetics_i3d.checkpoints import read_num_classes, restore_released
+from kinetics_i3d.labels import default_label_map, load_label_map
+from kinetics_i3d.models import InceptionI3d
+
+
+class ClassCountError(ValueError):
+    """A checkpoint's class count does not match the label map / the other stream."""
+
+
+def load_stream(modality: str, checkpoint: str | None, num_classes: int | None = None,
+                final_endpoint: str = "Logits") -> InceptionI3d:
+    """An `InceptionI3d` for inference (dropout 0), restored from a release-layout checkpoint.
+
+    Args:
+      modality: "rgb" or "flow".
+      checkpoint: checkpoint prefix (e.g. `.../rgb_imagenet/model.ckpt`), or None for random
+        weights (tests, benchmarks); then `num_classes` is required.
+      num_classes: the expected class count; a checkpoint with another count raises
+        `ClassCountError` naming both.
+    """
+    if checkpoint is None:
+        if num_classes is None:
+            raise ValueError(f"{modality}: num_classes is required without a checkpoint")
+        return InceptionI3d(num_classes, modality=modality, dropout_rate=0.0,
+                            final_endpoint=final_endpoint)
+    have = read_num_classes(checkpoint)
+    if num_classes is not None and have != num_classes:
+        raise ClassCountError(
+            f"{modality} checkpoint {checkpoint!r} has {have} classes (Logits/Conv3d_0c_1x1 bias), "
+            f"expected {num_classes} (label map / other stream)")
+    model = InceptionI3d(have, modality=modality, dropout_rate=0.0, final_endpoint=final_endpoint)
+    restore_released(model, checkpoint)
+    return model
+
+
+def class_names(num_classes: int, label_map: str | None = None) -> list[str]:
+    """Names from `label_map` (one per line) or the shipped Kinetics-400/600 map.
+
+    Raises `ClassCountError` when the map's length is not `num_classes`.
+    """
+    names = load_label_map(label_map) if label_map else default_label_map(num_classes)
+    if len(names) != num_classes:
+        raise ClassCountError(f"label map {label_map!r} has {len(names)} names; the model has "
+                              f"{num_classes} classes")
+    return names
+
+
+def check_same_classes(models: Sequence[InceptionI3d]) -> int:
+    counts = {m.modality.name: m.num_classes for m in models}
+    if len(set(counts.values())) != 1:
+        raise ClassCountError(f"streams disagree on the class count: {counts}")
+    return next(iter(counts.values()))

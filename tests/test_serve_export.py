@@ -1,0 +1,90 @@
+"""SavedModel export: fresh-process reload, saved_model_cli, raw non-224 inputs (serve.export)."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO_ROOT
+from kinetics_i3d.serve import chunked, export, preprocess
+from kinetics_i3d.serve.streams import load_stream
+
+NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]
+ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """One two-stream export (random weights, 5 classes) and raw inputs of non-224 sizes."""
+    tf.keras.utils.set_random_seed(3)
+    models = {"rgb": load_stream("rgb", None, 5), "flow": load_stream("flow", None, 5)}
+    root = tmp_path_factory.mktemp("export")
+    path = export.export_saved_model(str(root / "saved_model"), models, NAMES, top_k=3)
+    rng = np.random.default_rng(0)
+    raw = {
+        "rgb": rng.integers(0, 256, (1, 10, 240, 320, 3)).astype(np.uint8),  # landscape
+        "flow": rng.normal(0, 4, (1, 9, 200, 150, 2)).astype(np.float32),  # portrait
+    }
+    pre = {"rgb": preprocess.preprocess_rgb(raw["rgb"]).numpy(),
+           "flow": preprocess.preprocess_flow(raw["flow"]).numpy()}
+    for name, array in {**raw, **{f"pre_{k}": v for k, v in pre.items()}}.items():
+        np.save(root / f"{name}.npy", array)
+    per_stream = {m: models[m](pre[m], training=False).numpy() for m in models}
+    features = chunked.run_trunk(models["rgb"], pre["rgb"]).numpy()
+    return {"path": path, "root": root, "pre": pre, "logits": per_stream["rgb"] + per_stream["flow"],
+            "rgb_features": features}
+
+
+def _scale_tol(reference):
+    return 1e-5 * max(1.0, float(np.abs(reference).max()))
+
+
+@pytest.mark.slow  # subprocess, 224 px
+def test_fresh_process_gives_keras_logits(exported):
+    root = exported["root"]
+    script = textwrap.dedent(f"""
+        import json, numpy as np, tensorflow as tf
+        m = tf.saved_model.load({exported['path']!r})
+        load = lambda n: tf.constant(np.load({str(root)!r} + '/' + n + '.npy'))
+        out = m.signatures['serving_default'](rgb=load('rgb'), flow=load('flow'))
+        pre = m.signatures['logits_preprocessed'](rgb=load('pre_rgb'), flow=load('pre_flow'))
+        feats = m.signatures['features'](rgb=load('rgb'), flow=load('flow'))
+        np.savez({str(root)!r} + '/fresh.npz', logits=out['logits'].numpy(),
+                 probs=out['probabilities'].numpy(), idx=out['top_k_indices'].numpy(),
+                 pre_logits=pre['logits'].numpy(), pooled=feats['rgb_mixed_5c_pooled'].numpy(),
+                 series=feats['rgb_mixed_5c_time'].numpy())
+        print(json.dumps([c.decode() for c in out['top_k_classes'].numpy()[0]]))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env=ENV, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = np.load(root / "fresh.npz")
+    want = exported["logits"]
+    np.testing.assert_allclose(got["logits"], want, atol=_scale_tol(want))
+    np.testing.assert_allclose(got["pre_logits"], want, atol=_scale_tol(want))
+    np.testing.assert_allclose(got["probs"], tf.nn.softmax(want).numpy(), atol=1e-6)
+    order = np.argsort(-want[0])[:3]
+    np.testing.assert_array_equal(got["idx"][0], order)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [NAMES[i] for i in order]
+    feats = exported["rgb_features"]  # [1, 2, 7, 7, 1024]
+    np.testing.assert_allclose(got["pooled"], feats.mean(axis=(1, 2, 3)), atol=_scale_tol(feats))
+    np.testing.assert_allclose(got["series"], feats.mean(axis=(2, 3)), atol=_scale_tol(feats))
+    assert got["series"].shape == (1, 2, 1024)
+
+
+@pytest.mark.slow  # subprocess, 224 px
+def test_saved_model_cli_run_on_npy(exported, tmp_path):
+    root = exported["root"]
+    cmd = ["saved_model_cli", "run", "--dir", exported["path"], "--tag_set", "serve",
+           "--signature_def", "serving_default",
+           "--inputs", f"rgb={root}/rgb.npy;flow={root}/flow.npy", "--outdir", str(tmp_path)]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logits = np.load(tmp_path / "logits.npy")
+    np.testing.assert_allclose(logits, exported["logits"], atol=_scale_tol(exported["logits"]))
+    classes = np.load(tmp_path / "top_k_classes.npy", allow_pickle=True)
+    assert classes.shape == (1, 3) and classes[0, 0].decode() == NAMES[int(np.argmax(logits))]
