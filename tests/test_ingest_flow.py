@@ -104,6 +104,13 @@ def test_tf_backend_dispatches_in_chunks(monkeypatch):
     np.testing.assert_allclose(out[..., 1], 20.0)  # truncated to the bound
 
 
+def test_missing_tf_backend_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "kinetics_i3d.ingest.tvl1_tf", None)  # import -> error
+    with pytest.raises(ImportError, match="tvl1_tf.py"):
+        flow_lib.check_backend("tf")
+    flow_lib.check_backend("opencv")
+
+
 def test_rgb_to_gray_matches_opencv():
     rgb = np.random.default_rng(0).integers(0, 256, (2, 5, 6, 3), dtype=np.uint8)
     gray = flow_lib.rgb_to_gray(rgb)

@@ -48,6 +48,14 @@ def _load_tf_backend():
             "installed in this tree; use --flow_backend=opencv") from err
 
 
+def check_backend(backend: str) -> None:
+    """Raise now (ValueError / ImportError) if `backend` cannot run, rather than once per video."""
+    if backend not in BACKENDS:
+        raise ValueError(f"flow backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "tf":
+        _load_tf_backend()
+
+
 def compute_flow(
     gray_frames: np.ndarray,
     backend: str = "opencv",

@@ -276,6 +276,8 @@ def build_dataset(
     """
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    if options.flow:
+        flow_lib.check_backend(options.flow_backend)
     os.makedirs(output_dir, exist_ok=True)
     mine = task_shards(num_shards, task_index, num_tasks)
     per_shard = assign_shards(entries, num_shards, shuffle_seed)
