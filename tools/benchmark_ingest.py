@@ -32,8 +32,7 @@ _SHORT_SIDE = flags.DEFINE_integer("short_side", 256, "Frame short side (release
 _CLIP_SECONDS = flags.DEFINE_float("clip_seconds", 0.5, "Length of each cut for RGB+flow builds.")
 _COPIES = flags.DEFINE_integer("copies", 4, "Cuts (= shards) per build.")
 _WORKERS = flags.DEFINE_list("workers", ["1", "2"], "Worker counts to compare.")
-_TVL1_PAIRS = flags.DEFINE_integer("tvl1_pairs", 4, "Pairs timed for the per-pair TV-L1 figure."
-                                   )
+_TVL1_PAIRS = flags.DEFINE_integer("tvl1_pairs", 4, "Pairs timed for the per-pair TV-L1 figure.")
 _CODEC_VIDEOS = flags.DEFINE_list(
     "codec_videos", [str(_DEFAULT_VIDEO.parent / n) for n in
                      ("bikes.mp4", "box.mp4", "cup.mp4", "carphone_pristine.mp4")],
