@@ -113,6 +113,7 @@ class _Reader:
             for m in modalities}
 
     def _parse(self, index: tf.Tensor, record: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One record's features (all keys optional here; `missing` flags the required ones)."""
         context, sequence = tf.io.parse_single_sequence_example(
             record, self.context_features, self.sequence_features)
         media_id = context[ms.CLIP_MEDIA_ID].values
@@ -122,7 +123,6 @@ class _Reader:
                    ms.CLIP_LABEL_INDEX: tf.size(label) > 0}
         out = {
             "index": index,
-            "nbytes": tf.cast(tf.strings.length(record), tf.int64),
             "media_id": tf.concat([media_id, [""]], 0)[0],
             "label": tf.cast(tf.concat([label, [-1]], 0)[0], tf.int32),
             "label_string": tf.concat([label_string, [""]], 0)[0],
@@ -141,10 +141,10 @@ class _Reader:
                                   tf.argmax(tf.cast(missing, tf.int32)))
         where = tf.strings.join(["record ", tf.strings.as_string(item["index"]), " of ", path])
         ok_keys = tf.logical_or(is_end, tf.logical_not(tf.reduce_any(missing)))
+        hint = " (pass skip_corrupt=True to skip such records"
+        hint += ", require_labels=False to read unlabelled data)" if self.require_labels else ")"
         checks = [tf.debugging.Assert(ok_keys, [tf.strings.join([
-            where, ": missing required key '", first_missing, "' (MediaSequence key; pass "
-            "skip_corrupt=True to skip such records",
-            "" if self.require_labels else "", ")"])])]
+            where, ": missing required MediaSequence key ", first_missing, hint])])]
         if self.require_labels:
             label = item["label"]
             ok_label = tf.logical_or(is_end, tf.logical_and(label >= 0, label < self.num_classes))
@@ -160,28 +160,37 @@ class _Reader:
         """Parsed records of one file, with the checks of the module docstring."""
         raw = tf.data.TFRecordDataset(path).ignore_errors().enumerate()
         end = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int64), tf.constant(b"")))
-        items = raw.concatenate(end).map(self._parse).ignore_errors()
+        zero = tf.constant(0, tf.int64)
+
+        def bytes_read(consumed, item):
+            # Bytes of the file read so far (records + framing), before any record is dropped.
+            index, record = item
+            consumed += tf.where(index < 0, zero, tf.cast(tf.strings.length(record), tf.int64)
+                                 + _TFRECORD_FRAMING_BYTES)
+            return consumed, (index, record, consumed)
+
+        items = raw.concatenate(end).scan(zero, bytes_read)
+        items = items.map(lambda i, r, consumed: dict(self._parse(i, r), consumed=consumed))
+        items = items.ignore_errors()  # unparsable records leave a gap in the indices
         if not self.skip_corrupt:
             items = items.map(lambda item: self._check_record(path, item))
 
         def count(state, item):
-            expected, consumed, skipped, missing = state
+            expected, skipped, missing, first_bad = state
             is_end = item["index"] < 0
-            gap = tf.where(is_end, tf.constant(0, tf.int64), item["index"] - expected)
+            gap = tf.where(is_end, zero, item["index"] - expected)
             bad_keys = tf.logical_and(tf.logical_not(is_end), tf.reduce_any(item["missing"]))
             new_state = (
                 tf.where(is_end, expected, item["index"] + 1),
-                consumed + tf.where(is_end, tf.constant(0, tf.int64),
-                                    item["nbytes"] + _TFRECORD_FRAMING_BYTES),
                 skipped + gap,
                 missing + tf.cast(bad_keys, tf.int64),
+                tf.where(tf.logical_and(first_bad < 0, gap > 0), expected, first_bad),
             )
-            item = dict(item, consumed=new_state[1], skipped=new_state[2], missing_count=new_state[3],
-                        expected=expected, bad_keys=bad_keys)
+            item = dict(item, skipped=new_state[1], missing_count=new_state[2],
+                        first_bad=new_state[3], bad_keys=bad_keys)
             return new_state, item
 
-        zero = tf.constant(0, tf.int64)
-        items = items.scan((zero, zero, zero, zero), count)
+        items = items.scan((zero, zero, zero, tf.constant(-1, tf.int64)), count)
 
         def check_file(item):
             is_end = item["index"] < 0
@@ -199,8 +208,8 @@ class _Reader:
                                    tf.logical_and(unread == 0, item["skipped"] == 0))
                 deps = [tf.debugging.Assert(ok, [tf.strings.join([
                     "corrupt TFRecord file ", path, ": ",
-                    tf.strings.as_string(item["skipped"]), " unparsable record(s) (first near index ",
-                    tf.strings.as_string(item["expected"]), "), ",
+                    tf.strings.as_string(item["skipped"]), " unparsable record(s) (first at index ",
+                    tf.strings.as_string(item["first_bad"]), "), ",
                     tf.strings.as_string(unread), " of ", tf.strings.as_string(size),
                     " bytes unreadable (bad CRC or truncated); pass skip_corrupt=True to skip "
                     "corrupt records"])])]
@@ -226,10 +235,15 @@ class _Sampler:
         sampling = interface.sampling(split)
         if not self.train and test_clips is not None:
             train = interface.train
-            sampling = type(train)(rgb_offsets=train.rgb_offsets, flow_offsets=train.flow_offsets,
-                                   num_snapshots=test_clips)
+            sampling = type(train)(
+                rgb_offsets=train.rgb_offsets, flow_offsets=train.flow_offsets,
+                num_snapshots=test_clips,
+                rgb_layout=(test_clips, len(train.rgb_offsets)) if train.rgb_offsets else None,
+                flow_layout=(test_clips, len(train.flow_offsets)) if train.flow_offsets else None)
         self.sampling = sampling
         self.offsets = {"rgb": sampling.rgb_offsets, "flow": sampling.flow_offsets}
+        self.layouts = {"rgb": sampling.rgb_layout or (sampling.num_rgb,),
+                        "flow": sampling.flow_layout or (sampling.num_flow,)}
         self.modalities = modalities
         self.crop_size = crop_size
         self.short_side = short_side
@@ -301,7 +315,7 @@ class _Sampler:
                 n = counts[m] if self.max_test_frames is None else tf.minimum(
                     counts[m], self.max_test_frames)
                 frames = decode[m](rec[f"{m}_encoded"][:n], state)
-                out[m] = frames[None]
+                out[m] = frames
                 out[f"{m}_num_frames"] = n
             return out
         s = self.sampling
@@ -313,14 +327,11 @@ class _Sampler:
         for m in self.modalities:
             idx = processors.frame_indices(starts, self.offsets[m], period)
             frames = decode[m](tf.gather(rec[f"{m}_encoded"], tf.reshape(idx, [-1])), state)
-            length = len(self.offsets[m])
+            layout = self.layouts[m]
             channels = 3 if m == "rgb" else 2
-            if self.train:
-                out[m] = tf.ensure_shape(frames, [length, self.crop_size, self.crop_size, channels])
-            else:
-                out[m] = tf.reshape(frames, [s.num_snapshots, length, self.crop_size,
-                                             self.crop_size, channels])
-                out[f"{m}_num_frames"] = tf.constant(length, tf.int32)
+            out[m] = tf.reshape(frames, list(layout) + [self.crop_size, self.crop_size, channels])
+            if not self.train:
+                out[f"{m}_num_frames"] = tf.constant(layout[0], tf.int32)
         return out
 
 
@@ -328,7 +339,7 @@ def _add_masks(batch: dict[str, tf.Tensor], modalities: tuple[str, ...]) -> dict
     batch = dict(batch)
     for m in modalities:
         batch[f"{m}_mask"] = tf.sequence_mask(batch[f"{m}_num_frames"],
-                                              maxlen=tf.shape(batch[m])[2])
+                                              maxlen=tf.shape(batch[m])[1])
     return batch
 
 
@@ -383,12 +394,16 @@ def make_dataset(
       deterministic: keep element order fixed; default True when `seed` is given or for test.
 
     Returns:
-      A dataset of dicts. Train: `rgb` `[B, T, S, S, 3]` and/or `flow` `[B, T, S, S, 2]` float32
-      in [-1, 1]. Test: `rgb` `[B, K, T, S, S, 3]` / `flow` `[B, K, T, S, S, 2]` (K snapshots;
-      whole video: K = 1 and T = the longest video of the batch, zero-padded), with
-      `{m}_num_frames` int32 `[B]` (valid frames along T) and `{m}_mask` bool `[B, T]`.
-      Both: `label` int32 `[B]`, `label_one_hot` float32 `[B, num_classes]`, `label_string`
-      and `media_id` string `[B]`, `num_frames` int32 `[B]` (stored RGB frames of the video).
+      A dataset of dicts with, per stream read, `rgb` `[B, *layout, S, S, 3]` and/or `flow`
+      `[B, *layout, S, S, 2]` float32 in [-1, 1], where `layout` is the interface's model input
+      layout (`interfaces.py`): e.g. I3D train `[B, 64, 224, 224, C]`; Two-Stream test rgb
+      `[B, 25, 224, 224, 3]`, flow `[B, 25, 10, 224, 224, 2]`; with `test_clips=K`,
+      `[B, K, clip frames, S, S, C]`. Whole-video test (I3D): `[B, T, S, S, C]` with T the longest
+      video of the batch, zero-padded. Test batches add `{m}_num_frames` int32 `[B]` (valid
+      entries along axis 1) and `{m}_mask` bool `[B, axis-1 length]`, so padding never enters a
+      prediction. Always: `label` int32 `[B]`, `label_one_hot` float32 `[B, num_classes]`,
+      `label_string` and `media_id` string `[B]`, `num_frames` int32 `[B]` (stored frames of the
+      video).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

@@ -1,0 +1,70 @@
+"""The temporal-interface table against the paper's Table 1 and the model registry."""
+import pytest
+
+from kinetics_i3d import models
+from kinetics_i3d.data import interfaces
+
+FPS = 25  # the stored frame rate (paper sec. 2.4: "processed at 25 frames per second")
+
+# Table 1: (training rgb, training flow, training footprint s, test rgb, test flow, test s).
+TABLE_1 = {
+    "convnet_lstm": (25, 0, 5.0, 50, 0, 10.0),
+    "c3d": (16, 0, 0.64, 240, 0, 9.6),
+    "two_stream": (1, 10, 0.4, 25, 250, 10.0),
+    "fused_two_stream": (5, 50, 2.0, 25, 250, 10.0),
+    "i3d": (64, 64, 2.56, None, None, None),  # test: the whole video
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_1))
+def test_frame_counts_and_footprints_match_table_1(name):
+    interface = interfaces.get_interface(name)
+    rgb, flow, seconds, test_rgb, test_flow, test_seconds = TABLE_1[name]
+    assert (interface.train.num_rgb, interface.train.num_flow) == (rgb, flow)
+    # A footprint of N frames spans N / 25 s; one-in-five sampling spans 5 frames per sample.
+    assert interface.train.footprint == pytest.approx(seconds * FPS, abs=5)
+    if test_rgb is None:
+        assert interface.test.whole_video
+    else:
+        test = interface.test
+        assert (test.num_rgb, test.num_flow) == (test_rgb, test_flow)
+        span = test.footprint if test.snapshot_stride is None else (
+            test.snapshot_stride * (test.num_snapshots - 1) + test.footprint)
+        if test.num_snapshots > 1 and test.snapshot_stride is None:
+            span = test.num_snapshots * test.footprint  # evenly spaced over a 10 s clip
+        assert span == pytest.approx(test_seconds * FPS, abs=5)
+
+
+def test_layouts_hold_the_frames_and_crops_follow_the_paper():
+    for name in interfaces.names():
+        interface = interfaces.get_interface(name)
+        assert interface.crop_size == (112 if name == "c3d" else 224)
+        for sampling in (interface.train, interface.test):
+            for layout, count in ((sampling.rgb_layout, sampling.num_rgb),
+                                  (sampling.flow_layout, sampling.num_flow)):
+                if layout is not None:
+                    assert layout[0] * (layout[1] if len(layout) > 1 else 1) == count
+    # Two-Stream and 3D-Fused group flow in 10-frame snippets, one per RGB frame.
+    assert interfaces.get_interface("two_stream").test.flow_layout == (25, 10)
+    assert interfaces.get_interface("fused_two_stream").train.flow_layout == (5, 10)
+
+
+def test_fused_flow_snippets_are_centred_on_their_rgb_frames():
+    train = interfaces.get_interface("fused_two_stream").train
+    snippets = [train.flow_offsets[k * 10:(k + 1) * 10] for k in range(5)]
+    for rgb, snippet in zip(train.rgb_offsets, snippets):
+        assert snippet[0] == rgb - 5 and snippet[-1] == rgb + 4
+
+
+def test_every_video_model_in_the_registry_has_an_interface():
+    video_models = [n for n in models.names() if n != "inception_v1"]
+    assert sorted(video_models) == interfaces.names()
+
+
+def test_bad_names_and_layouts_raise():
+    with pytest.raises(ValueError, match="unknown temporal interface 'i4d'"):
+        interfaces.get_interface("i4d")
+    with pytest.raises(ValueError, match="rgb_layout"):
+        interfaces.Sampling(rgb_offsets=(0, 1, 2), rgb_layout=(2,))
+    with pytest.raises(ValueError, match="split must be"):
+        interfaces.get_interface("i3d").sampling("val")
