@@ -42,7 +42,7 @@ _SKIP_OPENCV = flags.DEFINE_bool("skip_opencv_speed", False,
                                  "Skip OpenCV speed rows (its flow is still computed once).")
 _OUTPUT_JSON = flags.DEFINE_string("output_json", None, "Where to write the results as JSON.")
 
-_PAIRS: list[tuple[np.ndarray, np.ndarray]] = []  # read by forked worker processes
+_PAIRS: list[tuple[np.ndarray, np.ndarray]] = []  # the frame pairs, set in each process
 
 
 def _decode_pairs(path: str, start: int, count: int, size: tuple[int, int]) -> np.ndarray:
@@ -87,8 +87,9 @@ def _opencv_pair(index: int) -> np.ndarray:
     return cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, nxt, None)
 
 
-def _init_worker() -> None:
+def _init_worker(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
     cv2.setNumThreads(1)
+    _PAIRS[:] = pairs
 
 
 def _time_opencv(threads: int) -> tuple[float, np.ndarray]:
@@ -100,8 +101,10 @@ def _time_opencv(threads: int) -> tuple[float, np.ndarray]:
 
 def _time_opencv_processes(processes: int) -> float:
     jobs = max(len(_PAIRS), 2 * processes)
-    # fork: workers inherit _PAIRS; TensorFlow is not imported yet (see main).
-    with multiprocessing.get_context("fork").Pool(processes, initializer=_init_worker) as pool:
+    # spawn, not fork: a child forked from a process whose OpenCV thread pool has run can
+    # deadlock in cv2.setNumThreads.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes, initializer=_init_worker, initargs=(list(_PAIRS),)) as pool:
         pool.map(_init_worker_ready, range(processes))  # start the workers before timing
         start = time.perf_counter()
         pool.map(_opencv_pair, range(jobs))
@@ -136,7 +139,7 @@ def main(argv: list[str]) -> None:
         rows.append({"backend": "opencv", "mode": f"{_PROCESSES.value} processes x 1 thread",
                      "batch": 1, "pairs_per_s": rate})
 
-    # TensorFlow only now, so the OpenCV worker processes were forked without its runtime.
+    # TensorFlow only now: the OpenCV rows run without its thread pools competing.
     import tensorflow as tf
     from kinetics_i3d.ingest import tvl1_tf
 
