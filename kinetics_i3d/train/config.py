@@ -1,0 +1,157 @@
+"""`TrainConfig`: every setting of a training run, checked before any work is done.
+
+The absl flags (`kinetics_i3d.train.flags`) map one to one onto these fields; tests and other
+tools build a `TrainConfig` directly. `validate()` raises `ValueError` naming the flag
+(`--model`, `--train_pattern`, ...) and what was expected.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+
+FINETUNE_MODES = ("full", "fixed")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+LR_SCHEDULES = ("plateau", "steps")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """A training run. Defaults follow the paper (sec. 2.5) and DeepMind's release.
+
+    Release (kinetics-i3d README / i3d.py): batch 6 clips per replica, SGD momentum 0.9, weight
+    decay 1e-7 (L2 on conv kernels), dropout 0.5 before the logits; paper: 64-frame 224x224 RGB or
+    TV-L1 flow snippets, "10x reduction of learning rate when validation loss saturated".
+    """
+
+    model: str = "i3d"
+    modality: str = "rgb"
+    train_pattern: str = ""
+    val_pattern: str = ""
+    num_classes: int = 400
+    num_frames: int = 64
+    crop_size: int = 224
+    batch_size_per_replica: int = 6
+    global_batch_size: int = 0  # 0: batch_size_per_replica * replicas
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-7
+    dropout_rate: float = 0.5
+    train_steps: int = 110_000
+    model_dir: str = ""
+    init_checkpoint: str = ""
+    finetune_mode: str = "full"
+    strategy: str = "default"
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    sync_batch_norm: bool = False
+    lr_schedule: str = "plateau"
+    eval_every: int = 1000
+    eval_steps: int = 0  # 0: the whole validation set
+    lr_drop_factor: float = 0.1
+    plateau_patience: int = 3
+    min_delta: float = 0.0
+    max_lr_drops: int = 3
+    lr_boundaries: tuple[int, ...] = ()
+    lr_values: tuple[float, ...] = ()
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 5
+    log_every: int = 10
+    seed: int = 0
+
+    @property
+    def model_kwargs(self) -> dict:
+        return {"modality": self.modality, "dropout_rate": self.dropout_rate,
+                "sync_batch_norm": self.sync_batch_norm}
+
+
+def _matches(pattern: str) -> bool:
+    if "://" in pattern:  # remote file systems (s3://, gs://): checked when the reader opens them
+        return True
+    return bool(glob.glob(os.path.expanduser(pattern)))
+
+
+def validate(config: TrainConfig, check_files: bool = True) -> None:
+    """Raises `ValueError` naming the first bad flag. Cheap: no TensorFlow work, no model."""
+    from kinetics_i3d import models  # light: the registry only
+    from kinetics_i3d.modalities import MODALITIES
+
+    if config.model not in models.names():
+        raise ValueError(f"--model={config.model!r} is not a registered architecture; "
+                         f"choose one of {models.names()}")
+    if config.modality not in MODALITIES:
+        raise ValueError(f"--modality={config.modality!r}: expected one of {sorted(MODALITIES)}")
+    if not config.model_dir:
+        raise ValueError("--model_dir is required (checkpoints, summaries and the final JSON "
+                         "summary are written there)")
+    if not config.train_pattern:
+        raise ValueError("--train_pattern is required (a glob of training TFRecord shards)")
+    if check_files and not _matches(config.train_pattern):
+        raise ValueError(f"--train_pattern={config.train_pattern!r} matches no file")
+    needs_val = config.lr_schedule == "plateau" or config.eval_every > 0
+    if config.lr_schedule == "plateau" and not config.val_pattern:
+        raise ValueError("--val_pattern is required with --lr_schedule=plateau (the learning rate "
+                         "drops when the validation loss saturates)")
+    if config.val_pattern and check_files and not _matches(config.val_pattern):
+        raise ValueError(f"--val_pattern={config.val_pattern!r} matches no file")
+    if needs_val and config.val_pattern and config.eval_every <= 0:
+        raise ValueError(f"--eval_every must be > 0 with --lr_schedule=plateau, "
+                         f"got {config.eval_every}")
+    positive = ("num_classes", "num_frames", "crop_size", "batch_size_per_replica",
+                "train_steps", "checkpoint_every", "keep_checkpoints", "log_every")
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise ValueError(f"--{name} must be > 0, got {getattr(config, name)}")
+    if config.global_batch_size < 0:
+        raise ValueError(f"--global_batch_size must be >= 0, got {config.global_batch_size}")
+    if config.eval_steps < 0:
+        raise ValueError(f"--eval_steps must be >= 0, got {config.eval_steps}")
+    if not config.learning_rate > 0:
+        raise ValueError(f"--learning_rate must be > 0, got {config.learning_rate}")
+    if not 0.0 <= config.momentum < 1.0:
+        raise ValueError(f"--momentum must be in [0, 1), got {config.momentum}")
+    if config.weight_decay < 0:
+        raise ValueError(f"--weight_decay must be >= 0, got {config.weight_decay}")
+    if not 0.0 <= config.dropout_rate < 1.0:
+        raise ValueError(f"--dropout_rate must be in [0, 1), got {config.dropout_rate}")
+    if config.finetune_mode not in FINETUNE_MODES:
+        raise ValueError(f"--finetune_mode={config.finetune_mode!r}: expected one of "
+                         f"{FINETUNE_MODES}")
+    if config.strategy not in STRATEGIES:
+        raise ValueError(f"--strategy={config.strategy!r}: expected one of {STRATEGIES}")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"--lr_schedule={config.lr_schedule!r}: expected one of {LR_SCHEDULES}")
+    if config.lr_schedule == "steps":
+        from kinetics_i3d.train.schedule import StepSchedule
+        if not config.lr_values:
+            raise ValueError("--lr_schedule=steps needs --lr_values (and --lr_boundaries)")
+        StepSchedule(config.lr_boundaries, config.lr_values)  # raises naming the flag
+    elif config.lr_boundaries or config.lr_values:
+        raise ValueError("--lr_boundaries/--lr_values are only used with --lr_schedule=steps; "
+                         f"got --lr_schedule={config.lr_schedule}")
+    if config.lr_schedule == "plateau":
+        from kinetics_i3d.train.schedule import PlateauSchedule
+        PlateauSchedule(config.learning_rate, config.lr_drop_factor, config.plateau_patience,
+                        config.min_delta, config.max_lr_drops)  # raises naming the flag
+    if config.init_checkpoint and check_files:
+        if not glob.glob(config.init_checkpoint + ".index") and "://" not in config.init_checkpoint:
+            raise ValueError(f"--init_checkpoint={config.init_checkpoint!r}: no checkpoint there "
+                             f"(expected {config.init_checkpoint}.index)")
+    if config.finetune_mode == "fixed" and not config.init_checkpoint:
+        raise ValueError("--finetune_mode=fixed trains only the classifier on top of pre-trained "
+                         "features (Table 4 'Fixed'); it needs --init_checkpoint")
+
+
+def batch_sizes(config: TrainConfig, num_replicas: int) -> tuple[int, int]:
+    """`(global, per_replica)` batch sizes for `num_replicas` replicas.
+
+    `--global_batch_size`, when set, wins and must divide evenly over the replicas; otherwise the
+    global batch is `--batch_size_per_replica` times the replicas.
+    """
+    if config.global_batch_size:
+        if config.global_batch_size % num_replicas:
+            raise ValueError(
+                f"--global_batch_size={config.global_batch_size} is not divisible by the "
+                f"{num_replicas} replicas of --strategy={config.strategy}")
+        return config.global_batch_size, config.global_batch_size // num_replicas
+    return config.batch_size_per_replica * num_replicas, config.batch_size_per_replica

@@ -1,0 +1,431 @@
+"""The trainer: a custom distributed training loop (SGD momentum, L2 weight decay, schedules).
+
+Why a custom loop rather than `Model.fit`: the paper's schedule needs an evaluation every
+`eval_every` steps whose loss drives the learning rate, and both the schedule state and the step
+must be restored exactly after a kill; `--finetune_mode=fixed` trains a chosen subset of variables
+with the rest in inference mode; weight decay is an L2 term on conv kernels only (release); and
+`MultiWorkerMirroredStrategy` needs every worker to take part in each save. All of that is plain
+code here, step by step, instead of callbacks around `fit`.
+
+Per step (replica context): logits `[B/R, num_classes]` float32 from `model(inputs, training=True)`;
+loss = sum of softmax cross-entropies / global batch + weight_decay * sum(||w||^2 / 2) / R over conv
+kernels; gradients are summed over replicas by the optimizer, so the update equals a single-device
+step on the global batch.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from kinetics_i3d import models
+from kinetics_i3d.train import strategy as strategy_lib
+from kinetics_i3d.train.config import TrainConfig, batch_sizes
+from kinetics_i3d.train.schedule import PlateauSchedule, StepSchedule
+
+DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
+SUMMARY_JSON = "train_summary.json"
+CHECKPOINT_SUBDIR = "ckpt"
+BEST_SUBDIR = "best"
+
+
+def build_model(config: TrainConfig) -> keras.Model:
+    """The registered architecture `--model` with the flags' modality, dropout and sync BN."""
+    try:
+        return models.build(config.model, config.num_classes, **config.model_kwargs)
+    except TypeError as error:
+        raise ValueError(f"--model={config.model} does not take one of the options "
+                         f"{sorted(config.model_kwargs)} ({error})") from None
+
+
+def classifier_layer(model: keras.Model) -> keras.layers.Layer:
+    """The last, class-scoring layer: I3D's `Logits/Conv3d_0c_1x1` (`model.head.logits`), or a
+    model's `classifier` attribute (the baselines)."""
+    head = getattr(model, "head", None)
+    if head is not None and getattr(head, "logits", None) is not None:
+        return head.logits
+    layer = getattr(model, "classifier", None)
+    if isinstance(layer, keras.layers.Layer):
+        return layer
+    raise ValueError(f"--finetune_mode=fixed: cannot find the classifier of {model.name} "
+                     f"(expected model.head.logits or model.classifier)")
+
+
+def freeze_all_but(model: keras.Model, keep: keras.layers.Layer) -> None:
+    """Sets `trainable=False` on every layer of `model` except `keep` and its ancestors.
+
+    Frozen BatchNorm layers run in inference mode in Keras 3, so their moving statistics stay
+    those of the pre-trained network (Table 4 'Fixed': features from Kinetics).
+    """
+    def walk(layer):
+        for child in layer._flatten_layers(include_self=False, recursive=False):
+            if child is keep:
+                continue
+            inner = list(child._flatten_layers(include_self=False, recursive=True))
+            if any(sub is keep for sub in inner):
+                walk(child)
+            else:
+                child.trainable = False
+    walk(model)
+
+
+def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
+    """Loads a released-layout checkpoint (Kinetics-trained or inflated ImageNet) into `model`.
+
+    Same class count: everything is restored. Otherwise (fine-tuning Kinetics-400 weights on
+    UCF-101, or ImageNet weights without a video classifier) the trunk is restored and the
+    classifier keeps its fresh initialisation, as for the paper's fine-tuning (Table 4).
+    Returns what was restored ("all" or "trunk").
+    """
+    from kinetics_i3d import checkpoints
+
+    if not isinstance(model, models.InceptionI3d):
+        raise ValueError(f"--init_checkpoint: only I3D models load released-layout checkpoints; "
+                         f"--model builds {type(model).__name__}")
+    try:
+        ckpt_classes = checkpoints.read_num_classes(prefix)
+    except ValueError:
+        ckpt_classes = None
+    if ckpt_classes == model.num_classes:
+        checkpoints.restore_released(model, prefix)
+        return "all"
+    source = models.InceptionI3d(
+        num_classes=ckpt_classes or 1, modality=model.modality.name,
+        final_endpoint="Logits" if ckpt_classes else "Mixed_5c")
+    checkpoints.restore_released(source, prefix)
+    source_units = dict(source.named_units())
+    copied = 0
+    for path, unit in model.named_units():
+        if unit is classifier_layer(model):
+            continue
+        for target, value in zip(unit.weights, source_units[path].weights):
+            target.assign(value)
+            copied += 1
+    logging.info("init: restored %d trunk variables from %s (checkpoint has %s classes, model %d; "
+                 "classifier freshly initialised)", copied, prefix, ckpt_classes, model.num_classes)
+    return "trunk"
+
+
+def _top_k_correct(labels, logits, k):
+    k = min(k, logits.shape[-1])
+    return tf.reduce_sum(tf.cast(tf.math.in_top_k(tf.cast(labels, tf.int32), logits, k),
+                                 tf.float32))
+
+
+class Trainer:
+    """Owns the model, optimizer, schedule, checkpoints and summaries of one run.
+
+    Build it under nothing: it enters `strategy.scope()` itself. `model_fn(config)` builds the
+    model (default: the registry); datasets come as functions of `tf.distribute.InputContext`
+    returning per-replica batches `(inputs, labels)`: inputs as the model takes them (I3D:
+    `[b, T, H, W, C]` float32 in [-1, 1]), labels `[b]` int.
+    """
+
+    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
+                 model_fn: Callable[[TrainConfig], keras.Model] | None = None):
+        self.config = config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.num_replicas = self.strategy.num_replicas_in_sync
+        self.global_batch, self.per_replica_batch = batch_sizes(config, self.num_replicas)
+        self.chief = strategy_lib.is_chief(self.strategy)
+        multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if multi_worker and config.val_pattern and config.eval_steps == 0:
+            raise ValueError("--eval_steps must be > 0 with --strategy=multi_worker (every worker "
+                             "must run the same number of evaluation batches)")
+        if config.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        with self.strategy.scope():
+            self.model = (model_fn or build_model)(config)
+            self.init_restored = ""
+            if config.finetune_mode == "fixed":
+                classifier = classifier_layer(self.model)
+                freeze_all_but(self.model, classifier)
+                self.train_variables = list(classifier.trainable_variables)
+            else:
+                self.train_variables = list(self.model.trainable_variables)
+            # Release: L2 weight decay on the convolution kernels (not on BN offsets or biases).
+            self.decay_variables = [v for v in self.train_variables
+                                    if v.path.endswith("kernel")]
+            optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate,
+                                             momentum=config.momentum)
+            if config.mixed_precision:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(self.train_variables)
+            self.optimizer = optimizer
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            self.best_val_loss = tf.Variable(math.inf, dtype=tf.float32, trainable=False,
+                                             name="best_val_loss")
+            self.best_step = tf.Variable(-1, dtype=tf.int64, trainable=False, name="best_step")
+            if config.lr_schedule == "steps":
+                self.schedule = StepSchedule(config.lr_boundaries, config.lr_values)
+            else:
+                self.schedule = PlateauSchedule(config.learning_rate, config.lr_drop_factor,
+                                                config.plateau_patience, config.min_delta,
+                                                config.max_lr_drops)
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, step=self.step, schedule=self.schedule,
+            best_val_loss=self.best_val_loss, best_step=self.best_step)
+        self.best_checkpoint = tf.train.Checkpoint(model=self.model, step=self.step)
+        self._write_dir = self._worker_dir(config.model_dir)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(self._write_dir, CHECKPOINT_SUBDIR),
+            max_to_keep=config.keep_checkpoints, step_counter=self.step)
+        self.best_manager = tf.train.CheckpointManager(
+            self.best_checkpoint, os.path.join(self._write_dir, BEST_SUBDIR), max_to_keep=1,
+            step_counter=self.step)
+        self._train_fn = None
+        self._eval_fn = None
+        self.resumed: dict | None = None
+
+    # ---------------------------------------------------------------- checkpoints
+    def _worker_dir(self, model_dir: str) -> str:
+        """Chief writes to `model_dir`; other workers take part in saves in a scratch folder."""
+        if self.chief:
+            return model_dir
+        return os.path.join(model_dir, f".worker{strategy_lib.worker_id(self.strategy)}_scratch")
+
+    def _save(self, manager: tf.train.CheckpointManager) -> str:
+        path = manager.save(checkpoint_number=self.step)
+        if not self.chief:
+            tf.io.gfile.rmtree(self._write_dir)
+        return path
+
+    def momentum_l2(self) -> float:
+        """L2 norm of all momentum slots (0 before the first step): shows the slots survived."""
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        slots = [v for v in getattr(inner, "momentums", []) if v is not None]
+        return float(np.sqrt(sum(float(tf.reduce_sum(tf.square(v))) for v in slots)))
+
+    def restore_or_initialize(self) -> int:
+        """Resumes from the newest checkpoint in `--model_dir` (any worker reads the chief's), or
+        loads `--init_checkpoint` on a fresh start. Returns the step to start from."""
+        latest = tf.train.latest_checkpoint(os.path.join(self.config.model_dir, CHECKPOINT_SUBDIR))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.resumed = {
+                "checkpoint": latest,
+                "step": int(self.step.numpy()),
+                "optimizer_iterations": int(self.optimizer.iterations.numpy()),
+                "lr": self.schedule(int(self.step.numpy())),
+                "momentum_l2": self.momentum_l2(),
+                "schedule": self.schedule.state(),
+            }
+            logging.info("resumed from %s: step %d, optimizer iterations %d, lr %.6g, schedule %s",
+                         latest, self.resumed["step"], self.resumed["optimizer_iterations"],
+                         self.resumed["lr"], self.resumed["schedule"])
+        elif self.config.init_checkpoint:
+            with self.strategy.scope():
+                self.init_restored = initialize_from_checkpoint(self.model,
+                                                                self.config.init_checkpoint)
+        return int(self.step.numpy())
+
+    # ---------------------------------------------------------------- steps
+    def _replica_train_step(self, inputs, labels):
+        config = self.config
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+
+        def loss_and_grads(inputs, labels):
+            with tf.GradientTape() as tape:
+                logits = tf.cast(self.model(inputs, training=True), tf.float32)
+                xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+                loss = tf.nn.compute_average_loss(xent, global_batch_size=self.global_batch)
+                if config.weight_decay and self.decay_variables:
+                    l2 = tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32))
+                                   for v in self.decay_variables])
+                    loss += config.weight_decay * l2 / self.num_replicas
+                scaled = (self.optimizer.scale_loss(loss) if config.mixed_precision else loss)
+            grads = tape.gradient(scaled, self.train_variables)
+            return loss, tf.reduce_sum(xent), logits, grads
+
+        if config.jit_compile:
+            loss_and_grads = tf.function(loss_and_grads, jit_compile=True)
+        loss, xent_sum, logits, grads = loss_and_grads(inputs, labels)
+        self.optimizer.apply_gradients(zip(grads, self.train_variables))
+        return {
+            "loss": loss,
+            "xent_sum": xent_sum,
+            "top1": _top_k_correct(labels, logits, 1),
+            "top5": _top_k_correct(labels, logits, 5),
+            "count": tf.cast(tf.shape(labels)[0], tf.float32),
+        }
+
+    def _replica_eval_step(self, inputs, labels):
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        logits = tf.cast(self.model(inputs, training=False), tf.float32)
+        xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        return {
+            "xent_sum": tf.reduce_sum(xent),
+            "top1": _top_k_correct(labels, logits, 1),
+            "top5": _top_k_correct(labels, logits, 5),
+            "count": tf.cast(tf.shape(labels)[0], tf.float32),
+        }
+
+    def _reduce(self, per_replica: dict) -> dict:
+        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()}
+
+    def train_step(self, iterator) -> dict:
+        """One synchronous step on the next global batch; returns summed metrics (host floats)."""
+        if self._train_fn is None:
+            @tf.function
+            def train_fn(iterator):
+                inputs, labels = next(iterator)
+                out = self._reduce(self.strategy.run(self._replica_train_step,
+                                                     args=(inputs, labels)))
+                self.step.assign_add(1)
+                return out
+            self._train_fn = train_fn
+        lr = self.schedule(int(self.step.numpy()))
+        if abs(float(self.optimizer.learning_rate.numpy()) - lr) > 0:
+            self.optimizer.learning_rate = lr
+        return {k: float(v) for k, v in self._train_fn(iterator).items()}
+
+    def evaluate(self, dataset_fn: DatasetFn, num_steps: int = 0) -> dict:
+        """Mean cross-entropy and top-1/top-5 over the validation batches (`num_steps` > 0: that
+        many global batches of a repeated dataset; 0: one pass)."""
+        if self._eval_fn is None:
+            @tf.function
+            def eval_fn(inputs, labels):
+                return self._reduce(self.strategy.run(self._replica_eval_step,
+                                                      args=(inputs, labels)))
+            self._eval_fn = eval_fn
+        dataset = self.strategy.distribute_datasets_from_function(dataset_fn)
+        totals = {"xent_sum": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0}
+        for index, (inputs, labels) in enumerate(dataset):
+            if num_steps and index >= num_steps:
+                break
+            for key, value in self._eval_fn(inputs, labels).items():
+                totals[key] += float(value)
+        if totals["count"] == 0:
+            raise ValueError("--val_pattern: the validation dataset produced no examples")
+        n = totals["count"]
+        return {"loss": totals["xent_sum"] / n, "top1": totals["top1"] / n,
+                "top5": totals["top5"] / n, "examples": int(n)}
+
+    # ---------------------------------------------------------------- the run
+    def fit(self, train_dataset_fn: Callable[[int], DatasetFn],
+            val_dataset_fn: DatasetFn | None = None) -> dict:
+        """Trains to `--train_steps`, resuming from `--model_dir` if it holds a checkpoint.
+
+        `train_dataset_fn(start_step)` returns the dataset function: the trainer passes the step
+        it resumes from so the input order can be reseeded (tf.data cannot cheaply seek into a
+        shuffled, decoded video stream; see BUILD_NOTES "Trainer").
+        Returns the final summary (also written to `<model_dir>/train_summary.json`).
+        """
+        config = self.config
+        start_step = self.restore_or_initialize()
+        logging.info(
+            "training %s (%s, finetune_mode=%s) with %s: %d replica(s), global batch %d "
+            "(%d per replica), learning rate %.6g (%s schedule), momentum %g, weight decay %g, "
+            "steps %d -> %d", config.model, config.modality, config.finetune_mode,
+            type(self.strategy).__name__, self.num_replicas, self.global_batch,
+            self.per_replica_batch, self.schedule(start_step), config.lr_schedule,
+            config.momentum, config.weight_decay, start_step, config.train_steps)
+        if self.chief:
+            train_writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "train"))
+            eval_writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "eval"))
+        else:
+            train_writer = eval_writer = tf.summary.create_noop_writer()
+        iterator = iter(self.strategy.distribute_datasets_from_function(
+            train_dataset_fn(start_step)))
+        window = {"loss": 0.0, "xent_sum": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0,
+                  "steps": 0}
+        window_start = time.perf_counter()
+        run_start = time.perf_counter()
+        last_train, last_eval = {}, {}
+        step = start_step
+        while step < config.train_steps:
+            out = self.train_step(iterator)
+            step = int(self.step.numpy())
+            if not math.isfinite(out["loss"]):
+                raise FloatingPointError(f"training loss is {out['loss']} at step {step}; "
+                                         f"lower --learning_rate?")
+            for key in ("loss", "xent_sum", "top1", "top5", "count"):
+                window[key] += out[key]
+            window["steps"] += 1
+            if step % config.log_every == 0 or step == config.train_steps:
+                elapsed = max(time.perf_counter() - window_start, 1e-9)
+                n = max(window["count"], 1.0)
+                last_train = {
+                    "loss": window["loss"] / window["steps"],
+                    "cross_entropy": window["xent_sum"] / n,
+                    "top1": window["top1"] / n,
+                    "top5": window["top5"] / n,
+                    "lr": self.schedule(step - 1),
+                    "steps_per_sec": window["steps"] / elapsed,
+                    "examples_per_sec": window["count"] / elapsed,
+                }
+                logging.info("step %d/%d  loss %.4f  top1 %.3f  top5 %.3f  lr %.4g  "
+                             "%.2f steps/s  %.1f examples/s", step, config.train_steps,
+                             last_train["loss"], last_train["top1"], last_train["top5"],
+                             last_train["lr"], last_train["steps_per_sec"],
+                             last_train["examples_per_sec"])
+                with train_writer.as_default(step=step):
+                    for key, value in last_train.items():
+                        tf.summary.scalar(key, value)
+                window = dict.fromkeys(window, 0.0)
+                window["steps"] = 0
+                window_start = time.perf_counter()
+            if (val_dataset_fn is not None and config.eval_every > 0
+                    and (step % config.eval_every == 0 or step == config.train_steps)):
+                last_eval = self._evaluate_and_schedule(val_dataset_fn, step, eval_writer)
+            if step % config.checkpoint_every == 0 or step == config.train_steps:
+                path = self._save(self.manager)
+                logging.info("step %d: checkpoint %s", step, path)
+        wall = time.perf_counter() - run_start
+        summary = {
+            "model": config.model,
+            "modality": config.modality,
+            "finetune_mode": config.finetune_mode,
+            "strategy": type(self.strategy).__name__,
+            "num_replicas": self.num_replicas,
+            "global_batch_size": self.global_batch,
+            "start_step": start_step,
+            "final_step": int(self.step.numpy()),
+            "optimizer_iterations": int(self.optimizer.iterations.numpy()),
+            "train": last_train,
+            "eval": last_eval,
+            "best_val_loss": (float(self.best_val_loss.numpy())
+                              if self.best_step.numpy() >= 0 else None),
+            "best_step": int(self.best_step.numpy()),
+            "lr": self.schedule(int(self.step.numpy())),
+            "schedule": self.schedule.state(),
+            "resumed": self.resumed,
+            "init_checkpoint": config.init_checkpoint or None,
+            "init_restored": self.init_restored or None,
+            "wall_seconds": wall,
+        }
+        if self.chief:
+            tf.io.gfile.makedirs(config.model_dir)
+            with tf.io.gfile.GFile(os.path.join(config.model_dir, SUMMARY_JSON), "w") as f:
+                json.dump(summary, f, indent=2)
+            train_writer.flush()
+            eval_writer.flush()
+        return summary
+
+    def _evaluate_and_schedule(self, val_dataset_fn: DatasetFn, step: int, writer) -> dict:
+        metrics = self.evaluate(val_dataset_fn, self.config.eval_steps)
+        update = self.schedule.update(metrics["loss"])
+        metrics["lr"] = self.schedule(step)
+        logging.info("eval at step %d: loss %.4f  top1 %.3f  top5 %.3f  (%d examples)  lr %.4g%s",
+                     step, metrics["loss"], metrics["top1"], metrics["top5"],
+                     metrics["examples"], metrics["lr"],
+                     "  [learning rate dropped]" if update["dropped"] else "")
+        with writer.as_default(step=step):
+            for key in ("loss", "top1", "top5", "lr"):
+                tf.summary.scalar(key, metrics[key])
+        if metrics["loss"] < float(self.best_val_loss.numpy()):
+            self.best_val_loss.assign(metrics["loss"])
+            self.best_step.assign(step)
+            path = self._save(self.best_manager)
+            logging.info("step %d: new best validation loss %.4f, saved %s", step,
+                         metrics["loss"], path)
+        return metrics

@@ -1,0 +1,53 @@
+"""Train a registered architecture on MediaSequence TFRecord shards (paper sec. 2.5).
+
+Example (the embedded smoke run; paths in flags/*.cfg are relative to the repository root):
+  python tools/build_tfrecords.py --flagfile=flags/smoke_ingest.cfg
+  python tools/train.py --flagfile=flags/smoke.cfg
+
+Multi-worker: run the same command on every worker with --strategy=multi_worker and TF_CONFIG set.
+Rerunning a command with the same --model_dir resumes from its newest checkpoint.
+"""
+from absl import app
+from absl import flags
+from absl import logging
+
+from kinetics_i3d import filesystems
+from kinetics_i3d.train import config as config_lib
+from kinetics_i3d.train import flags as train_flags
+
+train_flags.define_flags()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]} (flags need a leading --)")
+    try:
+        config = train_flags.config_from_flags()
+        filesystems.ensure_filesystem([p for p in (config.train_pattern, config.val_pattern,
+                                                   config.model_dir, config.init_checkpoint) if p])
+        config_lib.validate(config)
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    # Heavy imports after the checks: a bad flag fails before any TensorFlow work.
+    from kinetics_i3d.train import inputs, loop, strategy as strategy_lib
+
+    strategy = strategy_lib.make_strategy(config.strategy)
+    try:
+        trainer = loop.Trainer(config, strategy)
+    except ValueError as error:
+        raise app.UsageError(str(error))
+    train_fn, val_fn = inputs.shards_dataset_fns(config, trainer.global_batch)
+    summary = trainer.fit(train_fn, val_fn)
+    train, evaluation = summary["train"], summary["eval"]
+    print(f"trained {config.model} to step {summary['final_step']} "
+          f"(from {summary['start_step']}) in {summary['wall_seconds']:.0f} s: "
+          f"train loss {train.get('loss', float('nan')):.4f} top-1 {train.get('top1', 0):.3f}"
+          + (f"; val loss {evaluation['loss']:.4f} top-1 {evaluation['top1']:.3f}"
+             if evaluation else "")
+          + f"; summary {config.model_dir}/{loop.SUMMARY_JSON}")
+    logging.info("done")
+    return 0
+
+
+if __name__ == "__main__":
+    filesystems.run_main(main)
