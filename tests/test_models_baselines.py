@@ -58,7 +58,8 @@ def test_parameter_counts_match_table1_and_their_arithmetic():
     flow = _count(InceptionV1(final_endpoint="Mixed_5c", input_channels=20).trainable_weights)
     assert flow - rgb == 7 * 7 * (20 - 3) * 64  # only Conv2d_1a_7x7 differs
     n = 400
-    lstm = 1024 * 2048 + 512 * 2048 + 2048 + 2 * 2048 + 2 * 512  # W_x, W_h, b, gammas, gamma_c/beta_c
+    # W_x, W_h, b, gamma_x and gamma_h, gamma_c and beta_c
+    lstm = 1024 * 2048 + 512 * 2048 + 2048 + 2 * 2048 + 2 * 512
     widths = [3, 64, 128, 256, 256, 512, 512, 512, 512]
     c3d_convs = sum(27 * a * b + b for a, b in zip(widths[:-1], widths[1:]))  # kernel + BN beta
     c3d_fc = 8192 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * n + n  # fc6, fc7 (+beta), fc8

@@ -132,7 +132,8 @@ def test_defaults_follow_cooijmans():
 def test_config_round_trip_and_bad_arguments():
     cell = BNLSTMCell(7, max_steps=3, momentum=0.5, gamma_initializer=0.2)
     clone = BNLSTMCell.from_config(cell.get_config())
-    assert (clone.units, clone.max_steps, clone.momentum, clone.gamma_initializer) == (7, 3, 0.5, 0.2)
+    got = (clone.units, clone.max_steps, clone.momentum, clone.gamma_initializer)
+    assert got == (7, 3, 0.5, 0.2)
     with pytest.raises(ValueError, match="max_steps"):
         BNLSTMCell(4, max_steps=0)
     with pytest.raises(ValueError, match="units"):

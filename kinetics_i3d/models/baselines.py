@@ -1,7 +1,7 @@
-"""The paper's four baselines (sec. 2.1-2.3, Fig. 2 a-d) and Two-Stream I3D (Fig. 2 e) as Keras models.
+"""The paper's four baselines (sec. 2.1-2.3, Fig. 2 a-d) and Two-Stream I3D (Fig. 2 e), in Keras.
 
-All take channels-last float32 inputs in [-1, 1] (RGB) or [-1, 1] (TV-L1 flow, x then y) and
-return float32 logits `[B, num_classes]` from `model(inputs, training=...)`, like `InceptionI3d`.
+All take channels-last float32 inputs in [-1, 1] (RGB frames; TV-L1 flow, x then y) and return
+float32 logits `[B, num_classes]` from `model(inputs, training=...)`, like `InceptionI3d`.
 Every model but C3D uses the 2D ImageNet Inception-v1 (`InceptionV1`, up to `Mixed_5c`) as its
 per-frame tower; `imagenet_towers` lists them for `restore_slim_inception_v1`.
 
@@ -24,8 +24,8 @@ from kinetics_i3d.models.bn_lstm import BNLSTMCell
 from kinetics_i3d.models.i3d import InceptionI3d
 from kinetics_i3d.models.inception_v1 import MIXED_5C_CHANNELS, InceptionV1
 
-# Dropout before every new classifier, as I3D's head (DeepMind i3d.py default training setting is
-# the caller's; 0.5 is the usual rate); the paper does not give the baselines' rates.
+# The paper gives no dropout for the baselines: 0.5 before each new classifier, as InceptionI3d's
+# default.
 DEFAULT_DROPOUT_RATE = 0.5
 # Sec. 2.3: "a stack of 10 externally computed optical flow frames".
 FLOW_STACK = 10
@@ -229,6 +229,9 @@ class C3D(keras.Model):
         super().__init__(name=name, **kwargs)
         if int(num_classes) < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
+        for arg, value in (("frames", frames), ("image_size", image_size), ("fc_units", fc_units)):
+            if int(value) < 1:
+                raise ValueError(f"C3D {arg} must be positive, got {value}")
         if len(filters) != len(C3D_CONV_NAMES):
             raise ValueError(f"C3D needs {len(C3D_CONV_NAMES)} conv widths, got filters={filters}")
         if not 0.0 <= float(dropout_rate) < 1.0:
@@ -246,8 +249,10 @@ class C3D(keras.Model):
                 Unit(width, 3, rank=3, sync_batch_norm=sync_batch_norm, name=conv_name)
             )
             if conv_name in C3D_POOL_AFTER:
-                # Sec. 2.2: "in the first pooling layer, we use a temporal stride of 2 instead of 1".
-                self.conv_layers.append(pool_layer("max", 2, 2, rank=3, name=C3D_POOL_AFTER[conv_name]))
+                # Sec. 2.2: "in the first pooling layer, we use a temporal stride of 2 instead
+                # of 1"; every pool here is 2x2x2, stride 2.
+                pool_name = C3D_POOL_AFTER[conv_name]
+                self.conv_layers.append(pool_layer("max", 2, 2, rank=3, name=pool_name))
         self.fc_dense, self.fc_bn, self.fc_dropout = [], [], []
         for fc_name in ("fc6", "fc7"):
             self.fc_dense.append(keras.layers.Dense(self.fc_units, use_bias=False, name=fc_name))
@@ -256,7 +261,8 @@ class C3D(keras.Model):
                 epsilon=BN_EPSILON, momentum=BN_MOMENTUM, scale=False,
                 synchronized=sync_batch_norm, name=f"{fc_name}_bn",
             ))
-            self.fc_dropout.append(keras.layers.Dropout(self.dropout_rate, name=f"{fc_name}_dropout"))
+            self.fc_dropout.append(
+                keras.layers.Dropout(self.dropout_rate, name=f"{fc_name}_dropout"))
         self.classifier = keras.layers.Dense(self.num_classes, name="fc8")
         self.build((None, self.frames, self.image_size, self.image_size, 3))
 

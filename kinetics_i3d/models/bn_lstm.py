@@ -47,7 +47,8 @@ class BNLSTMCell(keras.layers.Layer):
     Trainable weights: `kernel` `[input_dim, 4*units]`, `recurrent_kernel` `[units, 4*units]`,
     `bias` `[4*units]` (forget-gate part initialised to `forget_bias`), `gamma_x`, `gamma_h`
     `[4*units]`, `gamma_c`, `beta_c` `[units]`. Non-trainable: per-step moving means and
-    variances `moving_{mean,variance}_{x,h}` `[max_steps, 4*units]` and `..._c` `[max_steps, units]`.
+    variances `moving_{mean,variance}_{x,h}` `[max_steps, 4*units]` and `..._c`
+    `[max_steps, units]`.
     """
 
     def __init__(
