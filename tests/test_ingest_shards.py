@@ -169,6 +169,21 @@ def test_skip_rgb_stores_flow_only(tmp_path):
         shards.IngestOptions(rgb=False, flow=False)
 
 
+def test_fps_short_side_bound_and_skip_flow_are_honoured():
+    entry = _good_entries(1)[0]  # cup.mp4, 0.32 s
+    payload, frames = shards.process_video(entry, shards.IngestOptions(
+        fps=12.5, short_side=40, flow=False, jpeg_quality=50))
+    ex = sequence.parse_sequence_example(payload)
+    assert frames == 4 and ex["rgb"].shape == (4, 40, 53, 3) and ex["flow"] is None
+    assert ex["fps"] == pytest.approx(12.5)
+    np.testing.assert_array_equal(np.diff(ex["rgb_timestamps"]), 80_000)
+    moving = VideoEntry(path=str(VIDEOS / "bikes.mp4"), media_id="m", start_s=1.0, end_s=1.12)
+    payload, _ = shards.process_video(moving, shards.IngestOptions(short_side=48,
+                                                                   flow_bound=0.5))
+    flow = sequence.parse_sequence_example(payload, flow_bound=0.5)["flow"]
+    assert np.abs(flow).max() == pytest.approx(0.5)
+
+
 @pytest.mark.slow
 def test_two_worker_processes_write_the_same_shards(tmp_path):
     entries = _good_entries(4)
