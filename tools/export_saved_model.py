@@ -40,10 +40,16 @@ def main(argv):
     models = {}
     num_classes = None
     for modality, checkpoint in checkpoints.items():
-        models[modality] = streams.load_stream(modality, checkpoint, num_classes)
+        try:
+            models[modality] = streams.load_stream(modality, checkpoint, num_classes)
+        except (streams.ClassCountError, FileNotFoundError) as e:
+            raise SystemExit(f"error: {e}") from None
         num_classes = models[modality].num_classes
         logging.info("%s stream: %s, %d classes", modality, checkpoint, num_classes)
-    names = streams.class_names(num_classes, FLAGS.label_map)
+    try:
+        names = streams.class_names(num_classes, FLAGS.label_map)
+    except (streams.ClassCountError, FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
     export.export_saved_model(FLAGS.output_dir, models, names, top_k=FLAGS.top_k)
     logging.info("wrote SavedModel with signatures %s to %s", export.SIGNATURES, FLAGS.output_dir)
     print(FLAGS.output_dir)

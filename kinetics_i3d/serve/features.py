@@ -1,0 +1,389 @@
+"""Per-video I3D features (Mixed_5c) from video files, folders or shards, with bounded memory.
+
+Features are the `Mixed_5c` endpoint (the input of the Logits head, paper Fig. 3) of the whole
+video, computed exactly as one pass would (`kinetics_i3d.serve.chunked`) on the release's test
+input (25 fps, short side 256, 224 centre crop, [-1, 1]). Pooling:
+
+  "mean": mean over T', H', W'                  -> float32 `[1024]` (default)
+  "time": mean over H', W' (a time series)      -> float32 `[ceil(T/8), 1024]`
+  "none": the unpooled map                      -> float32 `[ceil(T/8), 7, 7, 1024]` (224 crop)
+
+Output layout under `output_dir`: `<video id>_<modality>.npy` per video and modality (video ids
+of files are their path relative to the input folder, without extension), and `index.jsonl`,
+one JSON line per processed video: `{"video_id", "source", "status": "ok" | "failed",
+"reason", "detail", "files": {modality: {"path", "shape", "num_frames"}}}`; `index.csv` is the
+same as a table, rewritten at the end of each run. A rerun skips videos whose "ok" line is in
+the index and whose files exist (resumable); failed videos are retried. Files are written to a
+temporary name and renamed, so an interrupted run never leaves a truncated `.npy`.
+
+Bad inputs do not stop the run: a video that cannot be decoded ("decode_error") or has fewer
+frames than `min_frames` ("too_short") is recorded as failed with the reason and the next one is
+processed.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from kinetics_i3d.ingest.video import VideoDecodeError, resample_indices, resize_short_side
+from kinetics_i3d.models.i3d import MIN_FRAMES
+from kinetics_i3d.serve import preprocess
+from kinetics_i3d.serve.chunked import POOLINGS, ChunkedI3D
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
+INDEX_JSONL = "index.jsonl"
+INDEX_CSV = "index.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSize:
+    """Frame rate and sizes of the network input (release: 25 fps, short side 256, crop 224)."""
+
+    fps: float = 25.0
+    short_side: int = preprocess.SHORT_SIDE
+    crop_size: int = preprocess.CROP_SIZE
+
+
+class VideoStream:
+    """A video file decoded frame by frame, resampled to `fps`, short side resized.
+
+    Same rules as `kinetics_i3d.ingest.video.read_video` (container timestamps when increasing,
+    else index / fps; output frame k shows the latest source frame at or before
+    `k / fps + 0.5 / fps`), but never holds more than one source frame: a first pass reads the
+    timestamps (`num_frames`), a second decodes. Iterating yields uint8 RGB `[H', W', 3]`.
+    """
+
+    def __init__(self, path: str, fps: float = 25.0, short_side: int | None = 256,
+                 max_frames: int | None = None):
+        self.path = os.fspath(path)
+        self.fps = fps
+        self.short_side = short_side
+        self.max_frames = max_frames
+        self._indices = None
+
+    def _open(self) -> cv2.VideoCapture:
+        if not os.path.exists(self.path):
+            raise VideoDecodeError(self.path, "missing", "no such file")
+        cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise VideoDecodeError(self.path, "unreadable",
+                                   "OpenCV/FFmpeg cannot open it (not a video or corrupt)")
+        return cap
+
+    @property
+    def indices(self) -> np.ndarray:
+        """Source frame index of every output frame, int64 `[T]` (first pass, cached)."""
+        if self._indices is None:
+            cap = self._open()
+            try:
+                src_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+                times = []
+                while cap.grab():
+                    times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            finally:
+                cap.release()
+            if not times:
+                raise VideoDecodeError(self.path, "no_frames", "no frame could be decoded")
+            times = np.asarray(times, np.float64)
+            if len(times) > 1 and not np.all(np.diff(times) > 0):
+                if not 0 < src_fps < 1000:
+                    raise VideoDecodeError(self.path, "no_timestamps",
+                                           "timestamps not increasing and frame rate unknown")
+                times = np.arange(len(times)) / src_fps
+            frame_dur = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / self.fps
+            idx, _ = resample_indices(times, self.fps, times[0], times[-1] + frame_dur)
+            self._indices = idx if self.max_frames is None else idx[:self.max_frames]
+        return self._indices
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.indices)
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        indices = self.indices
+        cap = self._open()
+        try:
+            src, frame = -1, None
+            for want in indices:
+                while src < want:
+                    ok, bgr = cap.read()
+                    if not ok or bgr is None:
+                        raise VideoDecodeError(self.path, "corrupt",
+                                               f"source frame {src + 1} could not be decoded")
+                    src += 1
+                    if src == want:
+                        frame = cv2.cvtColor(resize_short_side(bgr, self.short_side),
+                                             cv2.COLOR_BGR2RGB)
+                yield frame
+        finally:
+            cap.release()
+
+
+def flow_frames(rgb_frames: Iterable[np.ndarray], backend: str = "opencv") -> Iterator[np.ndarray]:
+    """Streams TV-L1 flow of consecutive uint8 RGB frames: yields float32 `[H, W, 2]` pixels.
+
+    One pair at a time (`kinetics_i3d.ingest.flow`: OpenCV defaults, clipped to [-20, 20]);
+    T frames give T - 1 flow frames.
+    """
+    from kinetics_i3d.ingest.flow import compute_flow, rgb_to_gray
+
+    prev = None
+    for frame in rgb_frames:
+        gray = rgb_to_gray(frame)
+        if prev is not None:
+            yield compute_flow(np.stack([prev, gray]), backend=backend)[0]
+        prev = gray
+
+
+def _blocks(frames: Iterable[np.ndarray], block: int) -> Iterator[np.ndarray]:
+    buf = []
+    for f in frames:
+        buf.append(f)
+        if len(buf) == block:
+            yield np.stack(buf)
+            buf = []
+    if buf:
+        yield np.stack(buf)
+
+
+def network_frames(raw: Iterable[np.ndarray], modality: str, size: InputSize,
+                   block: int = 32) -> Iterator[np.ndarray]:
+    """Raw frames (rgb uint8 / flow float pixels, any size) -> float32 `[S, S, C]` in [-1, 1]."""
+    fn = preprocess.preprocess_rgb if modality == "rgb" else preprocess.preprocess_flow
+    for chunk in _blocks(raw, block):
+        yield from fn(chunk, size.short_side, size.crop_size).numpy()
+
+
+@dataclasses.dataclass
+class VideoItem:
+    """One video to process: an id, where it came from, and per-modality frame sources.
+
+    `frames[modality]()` returns `(iterable of network-ready float32 [S, S, C] frames, count)`.
+    """
+
+    video_id: str
+    source: str
+    frames: dict[str, Callable[[], tuple[Iterable[np.ndarray], int]]]
+
+
+def file_items(paths: Sequence[str], root: str | None, modalities: Sequence[str],
+               size: InputSize, max_frames: int | None = None,
+               flow_backend: str = "opencv") -> Iterator[VideoItem]:
+    """`VideoItem`s for video files; ids are paths relative to `root` without extension."""
+    for path in paths:
+        rel = os.path.relpath(path, root) if root else os.path.basename(path)
+        video_id = os.path.splitext(rel)[0]
+        stream = VideoStream(path, size.fps, size.short_side, max_frames)
+
+        def rgb(stream=stream):
+            return network_frames(stream, "rgb", size), stream.num_frames
+
+        def flow(stream=stream):
+            return (network_frames(flow_frames(stream, flow_backend), "flow", size),
+                    max(stream.num_frames - 1, 0))
+
+        sources = {"rgb": rgb, "flow": flow}
+        yield VideoItem(video_id, path, {m: sources[m] for m in modalities})
+
+
+def find_videos(folder: str) -> list[str]:
+    """Video files (by extension, `VIDEO_EXTENSIONS`) under `folder`, recursively, sorted."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"video folder {folder!r} does not exist")
+    found = []
+    for dirpath, _, files in os.walk(folder):
+        found += [os.path.join(dirpath, f) for f in files
+                  if os.path.splitext(f)[1].lower() in VIDEO_EXTENSIONS]
+    return sorted(found)
+
+
+def shard_items(patterns: str | Sequence[str], modalities: Sequence[str], size: InputSize,
+                max_frames: int | None = None) -> Iterator[VideoItem]:
+    """`VideoItem`s for the videos of MediaSequence shards (ids: `clip/media_id`).
+
+    Read with `kinetics_i3d.data.make_dataset(..., "i3d", split="test")` (centre crop of the
+    stored frames, [-1, 1]); one video at a time.
+    """
+    from kinetics_i3d.data import make_dataset
+
+    ds = make_dataset(patterns, "i3d", split="test", batch_size=1, modalities=tuple(modalities),
+                      crop_size=size.crop_size, short_side=size.short_side,
+                      max_test_frames=max_frames, require_labels=False)
+    for i, batch in enumerate(ds.as_numpy_iterator()):
+        media_id = batch["media_id"][0].decode() or f"record_{i:06d}"
+        frames = {}
+        for m in modalities:
+            n = int(batch[f"{m}_num_frames"][0])
+            video = batch[m][0, :n]
+            frames[m] = (lambda video=video, n=n: (iter(video), n))
+        yield VideoItem(media_id.replace("/", "_"), f"{patterns}#{i}", frames)
+
+
+def _npy_path(output_dir: str, video_id: str, modality: str) -> str:
+    return os.path.join(output_dir, f"{video_id}_{modality}.npy")
+
+
+def read_index(output_dir: str) -> dict[str, dict]:
+    """The latest index record of every video id in `output_dir/index.jsonl` ({} if none)."""
+    path = os.path.join(output_dir, INDEX_JSONL)
+    records = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    rec = json.loads(line)
+                    records[rec["video_id"]] = rec
+    return records
+
+
+def _is_finished(record: dict | None, output_dir: str) -> bool:
+    return bool(record and record.get("status") == "ok" and all(
+        os.path.exists(os.path.join(output_dir, f["path"])) for f in record["files"].values()))
+
+
+def _save_atomic(path: str, array: np.ndarray) -> None:
+    tmp = path + ".tmp.npy"
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _extract_one(runner: ChunkedI3D, frames: Iterable[np.ndarray], n: int, pooling: str,
+                 path: str) -> tuple[int, ...]:
+    """Writes one modality's features to `path`; returns the shape."""
+    if pooling != "none":
+        array = runner.pooled_features(frames, n, pooling)
+        _save_atomic(path, array)
+        return array.shape
+    # Unpooled: stream blocks into a memory-mapped .npy so a long video never sits in memory.
+    tmp = path + ".tmp.npy"
+    out = None
+    row = 0
+    steps = math.ceil(n / runner.stride)
+    for block in runner.mixed_5c(frames, n):
+        if out is None:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                            shape=(steps,) + block.shape[1:])
+        out[row:row + len(block)] = block
+        row += len(block)
+    out.flush()
+    shape = out.shape
+    del out
+    os.replace(tmp, path)
+    return shape
+
+
+@dataclasses.dataclass
+class ExtractionSummary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list = dataclasses.field(default_factory=list)
+
+
+def extract_features(items: Iterable[VideoItem], runners: dict[str, ChunkedI3D], output_dir: str,
+                     pooling: str = "mean", min_frames: int = MIN_FRAMES,
+                     total: int | None = None) -> ExtractionSummary:
+    """Extracts features for every item into `output_dir` (layout in the module docstring).
+
+    Args:
+      items: videos (`file_items`, `shard_items`).
+      runners: {modality: ChunkedI3D} for the modalities to extract.
+      pooling: one of `POOLINGS` ("mean", "time", "none").
+      min_frames: videos with fewer frames (in any requested modality) are recorded as
+        "too_short" (default 9, the fewest frames I3D makes one prediction from).
+      total: number of items, for the progress bar.
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    os.makedirs(output_dir, exist_ok=True)
+    index = read_index(output_dir)
+    summary = ExtractionSummary()
+    progbar = tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
+    start = time.perf_counter()
+    with open(os.path.join(output_dir, INDEX_JSONL), "a", encoding="utf-8") as log:
+        for i, item in enumerate(items):
+            if _is_finished(index.get(item.video_id), output_dir):
+                summary.skipped += 1
+            else:
+                record = _process(item, runners, output_dir, pooling, min_frames)
+                index[item.video_id] = record
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                if record["status"] == "ok":
+                    summary.done += 1
+                else:
+                    summary.failed += 1
+                    summary.failures.append(record)
+                    logging.warning("%s (%s): %s: %s", item.video_id, item.source,
+                                    record["reason"], record["detail"])
+            rate = (summary.done + summary.failed) / max(time.perf_counter() - start, 1e-9)
+            progbar.update(i + 1, [("videos/s", rate)])
+    write_index_csv(index, output_dir)
+    logging.info("features: %d written, %d skipped (already done), %d failed -> %s",
+                 summary.done, summary.skipped, summary.failed, output_dir)
+    return summary
+
+
+def _process(item: VideoItem, runners: dict[str, ChunkedI3D], output_dir: str, pooling: str,
+             min_frames: int) -> dict:
+    record = {"video_id": item.video_id, "source": item.source, "status": "ok", "reason": "",
+              "detail": "", "files": {}}
+    try:
+        for modality, runner in runners.items():
+            frames, n = item.frames[modality]()
+            if n < min_frames:
+                raise _TooShort(f"{n} {modality} frames; at least {min_frames} needed")
+            path = _npy_path(output_dir, item.video_id, modality)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            shape = _extract_one(runner, frames, n, pooling, path)
+            record["files"][modality] = {"path": os.path.relpath(path, output_dir),
+                                         "shape": list(shape), "num_frames": n}
+    except VideoDecodeError as e:
+        record.update(status="failed", reason="decode_error", detail=f"{e.reason}: {e.detail}")
+    except _TooShort as e:
+        record.update(status="failed", reason="too_short", detail=str(e))
+    except (tf.errors.OpError, ValueError) as e:
+        record.update(status="failed", reason="error", detail=str(e).splitlines()[0][:500])
+    if record["status"] != "ok":
+        for f in record["files"].values():  # no partial outputs for a failed video
+            p = os.path.join(output_dir, f["path"])
+            if os.path.exists(p):
+                os.remove(p)
+        record["files"] = {}
+    return record
+
+
+class _TooShort(Exception):
+    pass
+
+
+def write_index_csv(index: dict[str, dict], output_dir: str) -> str:
+    """`index.csv`: video_id, source, status, reason, detail, then per modality path/shape/frames."""
+    path = os.path.join(output_dir, INDEX_CSV)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video_id", "source", "status", "reason", "detail", "modality", "path",
+                         "shape", "num_frames"])
+        for video_id in sorted(index):
+            rec = index[video_id]
+            base = [video_id, rec["source"], rec["status"], rec["reason"], rec["detail"]]
+            if not rec["files"]:
+                writer.writerow(base + ["", "", "", ""])
+            for modality, info in sorted(rec["files"].items()):
+                writer.writerow(base + [modality, info["path"], "x".join(map(str, info["shape"])),
+                                        info["num_frames"]])
+    return path

@@ -1,0 +1,143 @@
+"""Feature extraction on the real clips: shapes, resume, bad inputs (kinetics_i3d.serve.features)."""
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import VIDEOS
+from kinetics_i3d.checkpoints import export_released, write_checkpoint
+from kinetics_i3d.ingest.video import read_video
+from kinetics_i3d.serve import features
+from kinetics_i3d.serve.chunked import ChunkedI3D
+from kinetics_i3d.serve.streams import ClassCountError, load_stream
+
+SMALL = features.InputSize(fps=25.0, short_side=64, crop_size=64)
+CLIPS = ["bikes.mp4", "carphone_pristine.mp4"]
+
+
+@pytest.fixture(scope="module")
+def rgb_model():
+    tf.keras.utils.set_random_seed(4)
+    return load_stream("rgb", None, num_classes=5)
+
+
+@pytest.fixture(scope="module")
+def video_dir(tmp_path_factory):
+    """Two real clips, a file that is not a video, and a real 5-frame video (too short)."""
+    root = tmp_path_factory.mktemp("videos")
+    for name in CLIPS:
+        shutil.copy(VIDEOS / name, root / name)
+    (root / "broken.mp4").write_bytes(b"this is not a video")
+    writer = cv2.VideoWriter(str(root / "short.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (96, 80))
+    for i in range(5):
+        writer.write(np.full((80, 96, 3), 40 * i, np.uint8))
+    writer.release()
+    return root
+
+
+def test_stream_matches_ingest_decoder():
+    # Same resampling (29.97 -> 25 fps) and resize as kinetics_i3d.ingest.video.read_video.
+    path = VIDEOS / "carphone_pristine.mp4"
+    clip = read_video(path, short_side=64)
+    stream = features.VideoStream(str(path), short_side=64)
+    assert stream.num_frames == len(clip.rgb)
+    np.testing.assert_array_equal(np.stack(list(stream)), clip.rgb)
+
+
+def test_folder_extraction_shapes_resume_and_failures(rgb_model, video_dir, tmp_path):
+    runner = ChunkedI3D(rgb_model, chunk_steps=2)
+    paths = features.find_videos(str(video_dir))
+    assert [os.path.basename(p) for p in paths] == ["bikes.mp4", "broken.mp4",
+                                                   "carphone_pristine.mp4", "short.avi"]
+    out = tmp_path / "features"
+
+    def run(pooling="mean", where=out):
+        items = features.file_items(paths, str(video_dir), ["rgb"], SMALL, max_frames=40)
+        return features.extract_features(items, {"rgb": runner}, str(where), pooling=pooling,
+                                         total=len(paths))
+
+    summary = run()
+    assert (summary.done, summary.skipped, summary.failed) == (2, 0, 2)
+    reasons = {r["video_id"]: r["reason"] for r in summary.failures}
+    assert reasons == {"broken": "decode_error", "short": "too_short"}
+    for clip in ("bikes", "carphone_pristine"):
+        feats = np.load(out / f"{clip}_rgb.npy")
+        assert feats.shape == (1024,) and feats.dtype == np.float32 and np.isfinite(feats).all()
+    # The documented pooling: mean over T', H', W' of Mixed_5c of the preprocessed frames.
+    stream = features.VideoStream(str(video_dir / "bikes.mp4"), 25.0, 64, max_frames=40)
+    x = np.stack(list(features.network_frames(stream, "rgb", SMALL)))
+    mixed_5c = ChunkedI3D(rgb_model)._trunk(x[None]).numpy()[0]
+    np.testing.assert_allclose(np.load(out / "bikes_rgb.npy"), mixed_5c.mean(axis=(0, 1, 2)),
+                               rtol=1e-4, atol=1e-7)
+    index = features.read_index(str(out))
+    assert index["bikes"]["files"]["rgb"] == {"path": "bikes_rgb.npy", "shape": [1024],
+                                              "num_frames": 40}
+    assert "index.csv" in os.listdir(out)
+
+    # Rerun: finished videos are skipped (files untouched), failed ones retried and recorded.
+    mtime = os.stat(out / "bikes_rgb.npy").st_mtime_ns
+    summary = run()
+    assert (summary.done, summary.skipped, summary.failed) == (0, 2, 2)
+    assert os.stat(out / "bikes_rgb.npy").st_mtime_ns == mtime
+
+    # Unpooled time series: [ceil(40 / 8), 1024]; full map: [5, 2, 2, 1024].
+    run("time", out / "time")
+    assert np.load(out / "time" / "bikes_rgb.npy").shape == (5, 1024)
+    run("none", out / "none")
+    full = np.load(out / "none" / "carphone_pristine_rgb.npy")
+    assert full.shape == (5, 2, 2, 1024)
+    np.testing.assert_allclose(np.load(out / "time" / "carphone_pristine_rgb.npy"),
+                               full.mean(axis=(1, 2)), rtol=1e-4, atol=1e-7)
+
+
+def test_flow_features_tiny(video_dir, tmp_path):
+    tf.keras.utils.set_random_seed(5)
+    flow_model = load_stream("flow", None, num_classes=5)
+    tiny = features.InputSize(short_side=32, crop_size=32)
+    items = features.file_items([str(video_dir / "carphone_pristine.mp4")], str(video_dir),
+                                ["rgb", "flow"], tiny, max_frames=12)
+    runners = {"flow": ChunkedI3D(flow_model)}
+    summary = features.extract_features(items, runners, str(tmp_path))
+    assert summary.done == 1
+    rec = features.read_index(str(tmp_path))["carphone_pristine"]
+    assert rec["files"]["flow"]["num_frames"] == 11  # T - 1 flow frames
+    assert np.load(tmp_path / "carphone_pristine_flow.npy").shape == (1024,)
+
+
+def test_checkpoint_with_wrong_class_count(rgb_model, tmp_path):
+    prefix = write_checkpoint(export_released(rgb_model), str(tmp_path / "ckpt" / "model.ckpt"))
+    with pytest.raises(ClassCountError, match=r"has 5 classes.*expected 400"):
+        load_stream("rgb", prefix, num_classes=400)
+    restored = load_stream("rgb", prefix)  # the count read from the checkpoint
+    assert restored.num_classes == 5
+    np.testing.assert_array_equal(restored.head.logits.conv.bias.numpy(),
+                                  rgb_model.head.logits.conv.bias.numpy())
+
+
+def write_shard(path, videos):
+    """A MediaSequence shard of `(media_id, label, rgb uint8 [T, H, W, 3])` records."""
+    from kinetics_i3d.ingest.sequence import make_sequence_example
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for media_id, label, rgb in videos:
+            ex = make_sequence_example(rgb, None, fps=25.0, label_index=label,
+                                       label_string=f"class {label}", media_id=media_id)
+            writer.write(ex.SerializeToString())
+    return str(path)
+
+
+def test_shard_items(rgb_model, tmp_path):
+    rgb = read_video(VIDEOS / "carphone_pristine.mp4", short_side=64).rgb
+    shard = write_shard(tmp_path / "test.tfrecord",
+                        [("vid/a", 1, rgb[:24]), ("b", 3, rgb[24:40])])
+    items = list(features.shard_items(shard, ["rgb"], SMALL))
+    assert [it.video_id for it in items] == ["vid_a", "b"]
+    frames, n = items[0].frames["rgb"]()
+    assert n == 24 and np.stack(list(frames)).shape == (24, 64, 64, 3)
+    summary = features.extract_features(items, {"rgb": ChunkedI3D(rgb_model)},
+                                        str(tmp_path / "out"), pooling="time")
+    assert summary.done == 2
+    assert np.load(tmp_path / "out" / "b_rgb.npy").shape == (2, 1024)

@@ -1,0 +1,90 @@
+"""Per-video I3D Mixed_5c features from a video file, a folder of videos, or shards.
+
+  python tools/extract_features.py --video_dir=videos/ --output_dir=features/ \
+      --rgb_checkpoint=data/checkpoints/rgb_imagenet/model.ckpt
+  python tools/extract_features.py --shards='data/kinetics/test-*.tfrecord' --modalities=rgb,flow \
+      --rgb_checkpoint=... --flow_checkpoint=... --pooling=time --output_dir=features/
+
+Writes `<output_dir>/<video id>_<modality>.npy` and `index.jsonl` / `index.csv` (see
+kinetics_i3d/serve/features.py). Pooling: "mean" -> [1024] (mean over T', H', W'), "time" ->
+[ceil(T/8), 1024], "none" -> [ceil(T/8), 7, 7, 1024]. Rerunning skips finished videos; videos
+that cannot be decoded or are too short are recorded in the index and skipped. Videos of any
+length run in bounded memory (temporal chunks, exact: kinetics_i3d/serve/chunked.py).
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging
+
+from kinetics_i3d.models.i3d import MIN_FRAMES
+from kinetics_i3d.serve import chunked, features, streams
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("video", None, "One video file.")
+flags.DEFINE_string("video_dir", None, "A folder of videos (searched recursively).")
+flags.DEFINE_string("shards", None, "MediaSequence TFRecord shard pattern.")
+flags.DEFINE_list("modalities", ["rgb"], "rgb, flow or rgb,flow.")
+flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (release layout).")
+flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix (release layout).")
+flags.DEFINE_integer("num_classes", None, "Expected class count of the checkpoints (a checkpoint "
+                     "with another count is an error); default: whatever they have.")
+flags.DEFINE_enum("pooling", "mean", list(chunked.POOLINGS), "Pooling of Mixed_5c.")
+flags.DEFINE_string("output_dir", None, "Where to write features and the index.")
+flags.DEFINE_integer("max_frames", None, "Use at most this many frames of each video.")
+flags.DEFINE_integer("min_frames", MIN_FRAMES, "Shorter videos are recorded as too_short.")
+flags.DEFINE_integer("chunk_steps", chunked.DEFAULT_CHUNK_STEPS,
+                     "Mixed_5c steps per chunk (8 frames each); bounds memory.")
+flags.DEFINE_integer("short_side", 256, "Resize the short side to this (release: 256).")
+flags.DEFINE_integer("crop_size", 224, "Centre crop (release: 224).")
+flags.DEFINE_enum("flow_backend", "opencv", ["opencv", "tf"], "TV-L1 implementation for files.")
+flags.mark_flag_as_required("output_dir")
+
+
+def main(argv):
+    del argv
+    sources = [n for n in ("video", "video_dir", "shards") if FLAGS[n].value]
+    if len(sources) != 1:
+        raise app.UsageError("give exactly one of --video, --video_dir, --shards")
+    bad = set(FLAGS.modalities) - {"rgb", "flow"}
+    if bad or not FLAGS.modalities:
+        raise app.UsageError(f"--modalities must be rgb and/or flow, got {FLAGS.modalities}")
+    runners = {}
+    num_classes = FLAGS.num_classes
+    for m in FLAGS.modalities:
+        checkpoint = FLAGS[f"{m}_checkpoint"].value
+        if not checkpoint:
+            raise app.UsageError(f"--modalities includes {m}: give --{m}_checkpoint")
+        try:
+            model = streams.load_stream(m, checkpoint, num_classes)
+        except (streams.ClassCountError, FileNotFoundError) as e:
+            raise SystemExit(f"error: {e}") from None
+        num_classes = model.num_classes
+        runners[m] = chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
+    size = features.InputSize(short_side=FLAGS.short_side, crop_size=FLAGS.crop_size)
+    if FLAGS.shards:
+        items, total = features.shard_items(FLAGS.shards, FLAGS.modalities, size,
+                                            FLAGS.max_frames), None
+    else:
+        if FLAGS.video:
+            if not os.path.isfile(FLAGS.video):
+                raise app.UsageError(f"--video={FLAGS.video}: no such file")
+            paths, root = [FLAGS.video], None
+        else:
+            paths, root = features.find_videos(FLAGS.video_dir), FLAGS.video_dir
+            if not paths:
+                raise app.UsageError(f"--video_dir={FLAGS.video_dir}: no files with extensions "
+                                     f"{features.VIDEO_EXTENSIONS}")
+        items = features.file_items(paths, root, FLAGS.modalities, size, FLAGS.max_frames,
+                                    FLAGS.flow_backend)
+        total = len(paths)
+    summary = features.extract_features(items, runners, FLAGS.output_dir, FLAGS.pooling,
+                                        FLAGS.min_frames, total)
+    print(f"{summary.done} written, {summary.skipped} already done, {summary.failed} failed; "
+          f"index: {os.path.join(FLAGS.output_dir, features.INDEX_CSV)}")
+    for rec in summary.failures:
+        logging.warning("failed: %s (%s): %s", rec["video_id"], rec["reason"], rec["detail"])
+
+
+if __name__ == "__main__":
+    app.run(main)
