@@ -167,20 +167,23 @@ def _warp_bicubic(images: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor) -> tf.Tensor:
     x0 = tf.cast(tf.clip_by_value(x0, -4.0, width + 4.0), tf.int32)
     y0 = tf.cast(tf.clip_by_value(y0, -4.0, height + 4.0), tf.int32)
     flat = tf.reshape(images, [n, height * width, channels])
-    result = tf.zeros_like(images)
+    # The 4x4 taps and their weights on a new axis, summed by one reduction. (Not by a chain of
+    # adds: grappler would merge that into AddN, which its memory optimizer turns into
+    # AccumulateNV2 on large tensors, and that op fails inside nested while loops with
+    # "AlreadyExistsError ... tmp_var".)
+    indices, weights = [], []
     for j in range(4):
         yj = y0 + (j - 1)
         valid_y = (yj >= 0) & (yj < height)
         yj = tf.clip_by_value(yj, 0, height - 1)
-        row = tf.zeros_like(result)
         for i in range(4):
             xi = x0 + (i - 1)
             valid = tf.cast(valid_y & (xi >= 0) & (xi < width), images.dtype)
-            xi = tf.clip_by_value(xi, 0, width - 1)
-            taps = tf.gather(flat, yj * width + xi, batch_dims=1)
-            row += (wx[i] * valid)[..., None] * taps
-        result += wy[j][..., None] * row
-    return result
+            indices.append(yj * width + tf.clip_by_value(xi, 0, width - 1))
+            weights.append(wy[j] * wx[i] * valid)
+    indices = tf.reshape(tf.stack(indices, axis=-1), [n, height * width * 16])
+    taps = tf.reshape(tf.gather(flat, indices, batch_dims=1), [n, height, width, 16, channels])
+    return tf.reduce_sum(taps * tf.stack(weights, axis=-1)[..., None], axis=3)
 
 
 def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, tau: float,
@@ -193,20 +196,23 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
     stop_sum = tf.constant(epsilon * epsilon * height * width, tf.float32)
     l_t = tf.constant(lambda_ * theta, tf.float32)
     taut = tf.constant(tau / theta, tf.float32)
-    theta_t = tf.constant(theta, tf.float32)
+    # -theta: `v - (-theta) * div` is bit-identical to `v + theta * div` but is a Sub, so grappler
+    # does not merge it with the Add that made `v` (see _warp_bicubic for why that matters).
+    minus_theta = tf.constant(-theta, tf.float32)
     i1x, i1y = _centered_gradient(i1)
     i1_stack = tf.stack([i1, i1x, i1y], axis=-1)
     zeros = tf.zeros_like(u1)
 
-    def inner_step(u1, u2, p11, p12, p21, p22, active, i1wx, i1wy, grad, rho_c):
-        rho = rho_c + i1wx * u1 + i1wy * u2
+    def inner_step(u1, u2, p11, p12, p21, p22, active, i1wx, minus_i1wx, i1wy, grad, rho_c):
+        # rho_c + (I1wx u1 + I1wy u2), written with Subs (exact) for the same grappler reason.
+        rho = rho_c - (minus_i1wx * u1 - i1wy * u2)
         # Thresholding step TH (Zach et al. eq. 11): the proximal map of lambda*theta*|rho|.
         fi = tf.where(grad > _FLT_EPSILON, -rho / tf.where(grad > _FLT_EPSILON, grad, 1.0), 0.0)
         fi = tf.where(rho < -l_t * grad, l_t, tf.where(rho > l_t * grad, -l_t, fi))
         v1 = u1 + fi * i1wx
         v2 = u2 + fi * i1wy
-        new_u1 = v1 + theta_t * _divergence(p11, p12)
-        new_u2 = v2 + theta_t * _divergence(p21, p22)
+        new_u1 = v1 - minus_theta * _divergence(p11, p12)
+        new_u2 = v2 - minus_theta * _divergence(p21, p22)
         error = tf.reduce_sum(tf.square(new_u1 - u1) + tf.square(new_u2 - u2), axis=[1, 2])
         u1x, u1y = _forward_gradient(new_u1)
         u2x, u2y = _forward_gradient(new_u2)
@@ -224,6 +230,7 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
         warped = _warp_bicubic(i1_stack, u1, u2)
         i1w, i1wx, i1wy = warped[..., 0], warped[..., 1], warped[..., 2]
         grad = i1wx * i1wx + i1wy * i1wy
+        minus_i1wx = tf.negative(i1wx)
         rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
         active = tf.ones_like(i0[:, 0, 0], tf.bool)
 
@@ -234,7 +241,7 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
                 u2 = tf.where(mask, _median_filter(u2, median_filtering), u2)
 
             def inner_body(n, *state):
-                return (n + 1,) + inner_step(*state, i1wx, i1wy, grad, rho_c)
+                return (n + 1,) + inner_step(*state, i1wx, minus_i1wx, i1wy, grad, rho_c)
 
             _, u1, u2, p11, p12, p21, p22, active = tf.while_loop(
                 lambda n, *s: (n < inner_iterations) & tf.reduce_any(s[-1]), inner_body,
