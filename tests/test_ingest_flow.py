@@ -116,3 +116,13 @@ def test_rgb_to_gray_matches_opencv():
     gray = flow_lib.rgb_to_gray(rgb)
     assert gray.shape == (2, 5, 6)
     np.testing.assert_array_equal(gray[1], cv2.cvtColor(rgb[1], cv2.COLOR_RGB2GRAY))
+
+
+@pytest.mark.slow
+def test_tf_backend_agrees_with_opencv_through_compute_flow():
+    pytest.importorskip("kinetics_i3d.ingest.tvl1_tf")
+    frames = _gray_frames("cup.mp4", 3, 48, first=60)
+    reference = flow_lib.compute_flow(frames)
+    chunked = flow_lib.compute_flow(frames, backend="tf", batch=1)  # two calls, one trace
+    assert chunked.shape == reference.shape and chunked.dtype == np.float32
+    assert np.sqrt(((chunked - reference) ** 2).sum(-1)).mean() < 0.25  # issue 9's EPE target
