@@ -29,8 +29,8 @@ class TrainConfig:
     train_pattern: str = ""
     val_pattern: str = ""
     num_classes: int = 400
-    num_frames: int = 64
-    crop_size: int = 224
+    num_frames: int = 0  # 0: the model's interface (I3D: 64); I3D models only
+    crop_size: int = 0  # 0: the model's interface (I3D: 224)
     batch_size_per_replica: int = 6
     global_batch_size: int = 0  # 0: batch_size_per_replica * replicas
     learning_rate: float = 0.1
@@ -61,8 +61,12 @@ class TrainConfig:
 
     @property
     def model_kwargs(self) -> dict:
-        return {"modality": self.modality, "dropout_rate": self.dropout_rate,
-                "sync_batch_norm": self.sync_batch_norm}
+        """Builder arguments: every registered model takes dropout and sync BN; only the
+        single-network I3D takes a modality (the baselines read their interface's streams)."""
+        kwargs = {"dropout_rate": self.dropout_rate, "sync_batch_norm": self.sync_batch_norm}
+        if self.model == "i3d":
+            kwargs["modality"] = self.modality
+        return kwargs
 
 
 def _matches(pattern: str) -> bool:
@@ -97,7 +101,16 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
     if needs_val and config.val_pattern and config.eval_every <= 0:
         raise ValueError(f"--eval_every must be > 0 with --lr_schedule=plateau, "
                          f"got {config.eval_every}")
-    positive = ("num_classes", "num_frames", "crop_size", "batch_size_per_replica",
+    if config.model != "i3d" and config.modality != "rgb":
+        raise ValueError(f"--modality={config.modality} applies to --model=i3d only; "
+                         f"--model={config.model} reads the streams of its temporal interface")
+    if config.num_frames < 0 or config.crop_size < 0:
+        raise ValueError(f"--num_frames and --crop_size must be >= 0 (0: the interface's), got "
+                         f"{config.num_frames} and {config.crop_size}")
+    if config.num_frames and config.model not in ("i3d", "two_stream_i3d"):
+        raise ValueError(f"--num_frames applies to I3D models (consecutive frames); "
+                         f"--model={config.model} samples the frames of its interface")
+    positive = ("num_classes", "batch_size_per_replica",
                 "train_steps", "checkpoint_every", "keep_checkpoints", "log_every")
     for name in positive:
         if getattr(config, name) <= 0:

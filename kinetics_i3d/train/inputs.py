@@ -10,6 +10,7 @@ multi-worker run reads a different part of the data.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -58,3 +59,73 @@ def synthetic_dataset_fn(config: TrainConfig, global_batch: int, channels: int =
         y = rng.integers(0, config.num_classes, (b,)).astype(np.int32)
         return tf.data.Dataset.from_tensors((x, y)).repeat()
     return fn
+
+
+# Models that read one tensor (the rest take a dict {"rgb": ..., "flow": ...}).
+_SINGLE_STREAM = ("i3d", "convnet_lstm", "c3d")
+
+
+def model_streams(config: TrainConfig) -> tuple[str, ...]:
+    """The streams `--model` reads: I3D its `--modality`; the baselines their interface's."""
+    from kinetics_i3d.data import get_interface
+
+    if config.model == "i3d":
+        return (config.modality,)
+    return tuple(get_interface(config.model).modalities)
+
+
+def training_interface(config: TrainConfig):
+    """`--model`'s temporal interface, with `--num_frames` consecutive frames for I3D models."""
+    from kinetics_i3d.data import get_interface
+
+    interface = get_interface(config.model)
+    if config.num_frames and config.num_frames != len(interface.train.rgb_offsets):
+        frames = tuple(range(config.num_frames))
+        interface = dataclasses.replace(interface, train=dataclasses.replace(
+            interface.train, rgb_offsets=frames, flow_offsets=frames))
+    return interface
+
+
+def _to_model_inputs(batch: dict, streams: tuple[str, ...], single: bool, squeeze: bool):
+    tensors = {s: (tf.squeeze(batch[s], axis=1) if squeeze else batch[s]) for s in streams}
+    inputs = tensors[streams[0]] if single else tensors
+    return inputs, batch["label"]
+
+
+def shards_dataset_fns(config: TrainConfig, global_batch: int
+                       ) -> tuple[Callable[[int], DatasetFn], DatasetFn | None]:
+    """`(train_fn(start_step) -> dataset_fn, val_dataset_fn or None)` over `--train_pattern`
+    and `--val_pattern` through `kinetics_i3d.data.make_dataset`.
+
+    Train: the interface's random-start, random-crop, flipped clips, seeded with
+    `--seed + start_step` so a resumed run does not replay the batches it already trained on.
+    Validation: one centre-cropped training-length clip per video (`test_clips=1`), a fixed
+    order; `--eval_steps` > 0 repeats it and takes that many batches.
+    """
+    from kinetics_i3d.data import make_dataset
+
+    interface = training_interface(config)
+    streams = model_streams(config)
+    single = config.model in _SINGLE_STREAM
+    common = dict(num_classes=config.num_classes, modalities=streams,
+                  crop_size=config.crop_size or None)
+
+    def train_fn(start_step: int) -> DatasetFn:
+        def fn(input_context=None):
+            ds = make_dataset(config.train_pattern, interface, "train", global_batch,
+                              input_context=input_context, seed=config.seed + start_step,
+                              **common)
+            return ds.map(lambda b: _to_model_inputs(b, streams, single, squeeze=False),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+        return fn
+
+    if not config.val_pattern:
+        return train_fn, None
+
+    def val_fn(input_context=None):
+        ds = make_dataset(config.val_pattern, interface, "test", global_batch,
+                          input_context=input_context, test_clips=1,
+                          repeat=config.eval_steps > 0, **common)
+        return ds.map(lambda b: _to_model_inputs(b, streams, single, squeeze=True),
+                      num_parallel_calls=tf.data.AUTOTUNE)
+    return train_fn, val_fn

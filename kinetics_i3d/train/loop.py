@@ -144,6 +144,7 @@ class Trainer:
         with self.strategy.scope():
             self.model = (model_fn or build_model)(config)
             self.init_restored = ""
+            self.sequence_loss = isinstance(self.model, models.ConvNetLSTM)
             if config.finetune_mode == "fixed":
                 classifier = classifier_layer(self.model)
                 freeze_all_but(self.model, classifier)
@@ -234,8 +235,18 @@ class Trainer:
 
         def loss_and_grads(inputs, labels):
             with tf.GradientTape() as tape:
-                logits = tf.cast(self.model(inputs, training=True), tf.float32)
-                xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+                if self.sequence_loss:
+                    # ConvNet+LSTM (sec. 2.1): "cross-entropy losses on the outputs at all time
+                    # steps", averaged over steps; accuracy from the last step, as at test.
+                    steps = tf.cast(self.model(inputs, training=True, return_sequences=True),
+                                    tf.float32)
+                    per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                        tf.broadcast_to(labels[:, None], tf.shape(steps)[:2]), steps)
+                    xent = tf.reduce_mean(per_step, axis=1)
+                    logits = steps[:, -1]
+                else:
+                    logits = tf.cast(self.model(inputs, training=True), tf.float32)
+                    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
                 loss = tf.nn.compute_average_loss(xent, global_batch_size=self.global_batch)
                 if config.weight_decay and self.decay_variables:
                     l2 = tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32))

@@ -1,0 +1,92 @@
+"""Bad training flags fail fast, before any work, with a message naming the flag."""
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+from kinetics_i3d.train import flags as train_flags
+from kinetics_i3d.train.config import TrainConfig, batch_sizes, validate
+
+
+@pytest.fixture()
+def shard(tmp_path):
+    path = tmp_path / "train-00000-of-00001.tfrecord"
+    path.write_bytes(b"")
+    return str(path)
+
+
+def _config(shard, tmp_path, **overrides):
+    values = dict(train_pattern=shard, val_pattern=shard, model_dir=str(tmp_path / "model"))
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(model="i3d_typo"), r"--model='i3d_typo' is not a registered architecture"),
+    (dict(train_pattern=""), r"--train_pattern is required"),
+    (dict(train_pattern="/nonexistent/train-*.tfrecord"), r"--train_pattern=.* matches no file"),
+    (dict(val_pattern=""), r"--val_pattern is required with --lr_schedule=plateau"),
+    (dict(model_dir=""), r"--model_dir is required"),
+    (dict(finetune_mode="frozen"), r"--finetune_mode='frozen'"),
+    (dict(finetune_mode="fixed"), r"--finetune_mode=fixed .* needs --init_checkpoint"),
+    (dict(strategy="tpu"), r"--strategy='tpu'"),
+    (dict(lr_schedule="steps", lr_boundaries=(10,), lr_values=(0.1,)),
+     r"--lr_values needs one more entry"),
+    (dict(lr_boundaries=(10,), lr_values=(0.1, 0.01)), r"only used with --lr_schedule=steps"),
+    (dict(plateau_patience=0), r"--plateau_patience must be >= 1"),
+    (dict(batch_size_per_replica=0), r"--batch_size_per_replica must be > 0"),
+    (dict(model="c3d", modality="flow"), r"--modality=flow applies to --model=i3d only"),
+    (dict(num_frames=16, model="c3d"), r"--num_frames applies to I3D models"),
+    (dict(init_checkpoint="/nonexistent/ckpt"), r"--init_checkpoint=.*no checkpoint there"),
+])
+def test_validate_names_the_bad_flag(shard, tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        validate(_config(shard, tmp_path, **overrides))
+
+
+def test_valid_config_passes(shard, tmp_path):
+    validate(_config(shard, tmp_path))
+    validate(_config(shard, tmp_path, lr_schedule="steps", lr_boundaries=(10, 20),
+                     lr_values=(0.1, 0.01, 0.001), val_pattern="", eval_every=0))
+
+
+def test_global_batch_must_divide_over_replicas(shard, tmp_path):
+    assert batch_sizes(_config(shard, tmp_path, batch_size_per_replica=6), 4) == (24, 6)
+    assert batch_sizes(_config(shard, tmp_path, global_batch_size=8), 2) == (8, 4)
+    with pytest.raises(ValueError, match=r"--global_batch_size=5 is not divisible by the 2 "
+                                         r"replicas"):
+        batch_sizes(_config(shard, tmp_path, global_batch_size=5, strategy="mirrored"), 2)
+
+
+def test_every_config_field_is_a_flag():
+    from absl import flags
+    train_flags.define_flags()
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["prog", "--lr_boundaries=10,20", "--lr_values=0.1,0.01,0.001",
+                 "--model=c3d", "--batch_size_per_replica=3"])
+    config = train_flags.config_from_flags()
+    assert config.lr_boundaries == (10, 20) and config.lr_values == (0.1, 0.01, 0.001)
+    assert config.model == "c3d" and config.batch_size_per_replica == 3
+    assert config.momentum == 0.9 and config.weight_decay == 1e-7  # release defaults
+    flags.FLAGS.unparse_flags()
+
+
+def _run_tool(args, tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "train.py"), *args],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+
+def test_tool_fails_fast_on_unknown_model_and_missing_flagfile(shard, tmp_path):
+    model_dir = tmp_path / "model"
+    result = _run_tool([f"--train_pattern={shard}", f"--val_pattern={shard}",
+                        f"--model_dir={model_dir}", "--model=i3d_typo"], tmp_path)
+    assert result.returncode != 0
+    assert "--model='i3d_typo' is not a registered architecture" in result.stderr
+    assert not model_dir.exists()  # no work done
+
+    result = _run_tool([f"--flagfile={tmp_path / 'missing.cfg'}"], tmp_path)
+    assert result.returncode != 0
+    assert "missing.cfg" in result.stderr
