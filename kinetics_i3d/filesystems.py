@@ -60,8 +60,9 @@ def ensure_filesystem(paths: str | Iterable[str]) -> None:
         if s in BUILTIN_SCHEMES:
             continue
         if s not in TFIO_SCHEMES:
+            known = [x for x in BUILTIN_SCHEMES if x] + list(TFIO_SCHEMES)
             raise ValueError(f"{path}: unsupported filesystem scheme {s!r}; expected a local "
-                             f"path or one of {[x for x in BUILTIN_SCHEMES if x] + list(TFIO_SCHEMES)}")
+                             f"path or one of {known}")
         if not _state["tfio_loaded"]:
             try:
                 import tensorflow_io  # noqa: F401  (registers the s3/hdfs filesystems)

@@ -187,7 +187,8 @@ def test_rgb_models_sample_one_in_five_or_consecutive_frames(index_shard, name, 
         num_frames = {"short": 28, "long": 150}[batch["media_id"][0].numpy().decode()]
         idx = np.array([rgb_frame_index(f) for f in frames_of(batch, "rgb")])
         k = sampling.num_snapshots
-        starts = np.arange(k) * (sampling.snapshot_stride or 0) + (idx[0] if split == "train" else 0)
+        first = idx[0] if split == "train" else 0
+        starts = np.arange(k) * (sampling.snapshot_stride or 0) + first
         expect = (starts[:, None] + np.array(sampling.rgb_offsets)) % num_frames  # rgb only
         np.testing.assert_array_equal(idx, expect.ravel())
 
@@ -350,7 +351,8 @@ def test_corrupt_record_raises_naming_the_file_or_is_counted_when_skipped(
         tmp_path, good_records, caplog):
     path = write_records(tmp_path / "ok.tfrecord", good_records)
     bad = corrupt(path, tmp_path / "bad.tfrecord", 0.5)  # inside the second record
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"corrupt TFRecord file .*bad\.tfrecord"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"corrupt TFRecord file .*bad\.tfrecord"):
         read_all(bad)
     before = reader.skipped_count()
     with caplog.at_level(logging.WARNING):
@@ -377,13 +379,15 @@ def test_missing_keys_raise_naming_the_key_and_file(tmp_path, good_records):
         media_id="norgb")
     path = write_records(tmp_path / "keys.tfrecord", [good_records[0], unlabelled])
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"record 1 of .*keys\.tfrecord: missing required MediaSequence key clip/label/index"):
+                       match=r"record 1 of .*keys\.tfrecord: missing required MediaSequence key "
+                             r"clip/label/index"):
         read_all(path)
     assert read_all(path, require_labels=False) == ["v0", "nolabel"]
     assert read_all(path, skip_corrupt=True) == ["v0"]
     path = write_records(tmp_path / "rgb.tfrecord", [flow_only])
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"record 0 of .*rgb\.tfrecord: missing required MediaSequence key image/encoded "):
+                       match=r"record 0 of .*rgb\.tfrecord: missing required MediaSequence key "
+                             r"image/encoded "):
         read_all(path)
     # The flow stream alone is fine for a flow-only model.
     ds = make_dataset(path, "i3d", "test", batch_size=1, modalities=("flow",),

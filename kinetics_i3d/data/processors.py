@@ -84,7 +84,8 @@ def crop_offsets(height: tf.Tensor, width: tf.Tensor, crop_size: int,
     return tf.minimum(y, room_y), tf.minimum(x, room_x)
 
 
-def resized_size(height: tf.Tensor, width: tf.Tensor, short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
+def resized_size(height: tf.Tensor, width: tf.Tensor,
+                 short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
     """(height, width) int32 with the smaller side scaled to `short_side`, aspect kept (rounded)."""
     h = tf.cast(height, tf.float32)
     w = tf.cast(width, tf.float32)

@@ -398,7 +398,8 @@ def make_dataset(
       `[B, *layout, S, S, 2]` float32 in [-1, 1], where `layout` is the interface's model input
       layout (`interfaces.py`): e.g. I3D train `[B, 64, 224, 224, C]`; Two-Stream test rgb
       `[B, 25, 224, 224, 3]`, flow `[B, 25, 10, 224, 224, 2]`; with `test_clips=K`,
-      `[B, K, *training layout, S, S, C]` (so `[:, k]` is what training feeds the model). Whole-video test (I3D): `[B, T, S, S, C]` with T the longest
+      `[B, K, *training layout, S, S, C]` (so `[:, k]` is what training feeds the model).
+      Whole-video test (I3D): `[B, T, S, S, C]` with T the longest
       video of the batch, zero-padded. Test batches add `{m}_num_frames` int32 `[B]` (valid
       entries along axis 1) and `{m}_mask` bool `[B, axis-1 length]`, so padding never enters a
       prediction. Always: `label` int32 `[B]`, `label_one_hot` float32 `[B, num_classes]`,
