@@ -1,0 +1,190 @@
+"""The training loop: learning on real clips, Table 4 'Fixed' fine-tuning, kill-and-resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import REPO_ROOT, VIDEOS
+
+from kinetics_i3d import checkpoints
+from kinetics_i3d.models import InceptionI3d
+from kinetics_i3d.train import TrainConfig, Trainer
+from kinetics_i3d.train.inputs import in_memory_dataset_fn
+from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON
+
+# The smallest real I3D: 9 frames fill the 2-step temporal head, 193 px the 7x7 spatial one.
+T, S = 9, 193
+
+
+def _clip_windows(path, count, rng):
+    """`count` random 9-frame windows `[count, 9, 193, 193, 3]` in [-1, 1] of a real video."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        h, w = frame.shape[:2]
+        scale = S / min(h, w)
+        frame = cv2.resize(frame, (max(S, round(w * scale)), max(S, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        h, w = frame.shape[:2]
+        y, x = (h - S) // 2, (w - S) // 2
+        frames.append(frame[y:y + S, x:x + S, ::-1])
+    capture.release()
+    frames = np.stack(frames).astype(np.float32) / 127.5 - 1.0
+    starts = rng.choice(len(frames) - T, size=count, replace=False)
+    return np.stack([frames[s:s + T] for s in starts])
+
+
+def _config(tmp_path, **overrides):
+    values = dict(model_dir=str(tmp_path / "model"), train_pattern="in-memory", num_classes=2,
+                  batch_size_per_replica=4, train_steps=100, lr_schedule="steps",
+                  lr_values=(0.01,), eval_every=0, log_every=1, dropout_rate=0.0)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_learns_clip_identity_of_two_real_clips(tmp_path):
+    """Which of two real videos a 9-frame window comes from: training accuracy goes from chance
+    to (nearly) perfect and the loss falls."""
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    a = _clip_windows(VIDEOS / "carphone_pristine.mp4", 6, rng)
+    b = _clip_windows(VIDEOS / "bikes.mp4", 6, rng)
+    x = np.concatenate([a, b])
+    y = np.array([0] * len(a) + [1] * len(b))
+    trainer = Trainer(_config(tmp_path))
+    iterator = iter(trainer.strategy.distribute_datasets_from_function(
+        in_memory_dataset_fn(x, y, 4, seed=1)))
+    outs = [trainer.train_step(iterator) for _ in range(12)]
+    first = sum(o["top1"] for o in outs[:3]) / sum(o["count"] for o in outs[:3])
+    last = sum(o["top1"] for o in outs[-4:]) / sum(o["count"] for o in outs[-4:])
+    first_loss = np.mean([o["xent_sum"] / o["count"] for o in outs[:3]])
+    last_loss = np.mean([o["xent_sum"] / o["count"] for o in outs[-4:]])
+    assert last >= 0.9, (first, last, [o["top1"] for o in outs])
+    assert last_loss < 0.5 * first_loss, (first_loss, last_loss)
+
+
+def test_fixed_finetuning_changes_only_the_classifier(tmp_path):
+    """`--finetune_mode=fixed` from a 5-class release-layout checkpoint into a 2-class model:
+    the trunk is restored, the new classifier is the only thing a step changes, and BatchNorm
+    moving statistics stay those of the checkpoint (frozen layers run in inference mode)."""
+    keras.utils.set_random_seed(1)
+    source = InceptionI3d(num_classes=5, modality="rgb")
+    prefix = checkpoints.write_checkpoint(checkpoints.export_released(source),
+                                          str(tmp_path / "release" / "model.ckpt"))
+    config = _config(tmp_path, finetune_mode="fixed", init_checkpoint=prefix,
+                     learning_rate=0.1, lr_values=(0.1,), weight_decay=1e-3, dropout_rate=0.5,
+                     batch_size_per_replica=2)
+    trainer = Trainer(config)
+    trainer.restore_or_initialize()
+    model = trainer.model
+    assert trainer.init_restored == "trunk"
+    classifier = model.head.logits
+    assert [v.path for v in trainer.train_variables] == [v.path for v in classifier.weights]
+    source_units = dict(source.named_units())
+    for path, unit in model.named_units():
+        if unit is not classifier:
+            for mine, theirs in zip(unit.weights, source_units[path].weights):
+                np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=path)
+    before = {v.path: v.numpy().copy() for v in model.weights}
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (2, T, S, S, 3)).astype(np.float32)
+    iterator = iter(trainer.strategy.distribute_datasets_from_function(
+        in_memory_dataset_fn(x, np.array([0, 1]), 2)))
+    trainer.train_step(iterator)
+    after = {v.path: v.numpy() for v in model.weights}
+    changed = {path for path in before if not np.array_equal(before[path], after[path])}
+    assert changed == {v.path for v in classifier.weights}
+    assert any("moving_mean" in p for p in before)  # BN statistics were among the unchanged
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import keras
+    from absl import logging
+    from kinetics_i3d.train import TrainConfig, Trainer
+    from kinetics_i3d.train.inputs import in_memory_dataset_fn
+    logging.set_verbosity(logging.INFO)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (4, 9, 193, 193, 3)).astype(np.float32)
+    y = np.array([0, 1, 0, 1])
+    config = TrainConfig(
+        model_dir=sys.argv[1], train_pattern="in-memory", val_pattern="in-memory",
+        num_classes=2, batch_size_per_replica=2, train_steps=10, learning_rate=0.01,
+        dropout_rate=0.0, eval_every=2, eval_steps=1, checkpoint_every=2, keep_checkpoints=10,
+        log_every=1, lr_schedule="plateau", plateau_patience=1, min_delta=100.0,
+        lr_drop_factor=0.1, max_lr_drops=3)
+    trainer = Trainer(config)
+    trainer.fit(lambda start: in_memory_dataset_fn(x, y, 2, seed=start),
+                in_memory_dataset_fn(x, y, 2, shuffle=False, repeat=True))
+""")
+
+
+def _momentum_l2(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    total = 0.0
+    for key, shape in reader.get_variable_to_shape_map().items():
+        if key.startswith("optimizer/_variables/") and shape:
+            total += float(np.sum(np.square(reader.get_tensor(key))))
+    return np.sqrt(total)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_step_lr_and_optimizer_state(tmp_path):
+    """SIGKILL after the first checkpoint, restart: the run ends at step 10 having resumed from
+    the checkpoint's step, momentum and plateau state. With min_delta=100 every evaluation after
+    the first is a plateau, so the drops happen at steps 4, 6, 8 (max 3) and the final rate is
+    0.01 * 0.1^3 only if the schedule state carried over the restart."""
+    model_dir = tmp_path / "model"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen([sys.executable, str(script), str(model_dir)], env=env,
+                             stdout=log, stderr=subprocess.STDOUT)
+    index = model_dir / CHECKPOINT_SUBDIR / "checkpoint"
+    for _ in range(1200):  # bounded: at most 1200 * 0.5 s
+        if index.exists() or first.poll() is not None:
+            break
+        try:
+            first.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+    assert index.exists(), (tmp_path / "first.log").read_text()[-3000:]
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=60)
+    log.close()
+    assert first.returncode == -signal.SIGKILL
+    assert not (model_dir / SUMMARY_JSON).exists()  # it did not finish
+
+    second = subprocess.run([sys.executable, str(script), str(model_dir)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    summary = json.loads((model_dir / SUMMARY_JSON).read_text())
+    resumed = summary["resumed"]
+    assert resumed is not None
+    start = summary["start_step"]
+    assert 2 <= start < 10 and start % 2 == 0
+    assert resumed["step"] == start == resumed["optimizer_iterations"]
+    assert resumed["momentum_l2"] > 0
+    assert resumed["momentum_l2"] == pytest.approx(_momentum_l2(resumed["checkpoint"]), rel=1e-5)
+    expected_drops = {2: 0, 4: 1, 6: 2, 8: 3}[start]
+    assert resumed["schedule"]["num_drops"] == expected_drops
+    assert resumed["lr"] == pytest.approx(0.01 * 0.1 ** expected_drops, rel=1e-5)
+    assert summary["final_step"] == 10 and summary["optimizer_iterations"] == 10
+    assert summary["schedule"]["num_drops"] == 3
+    assert summary["lr"] == pytest.approx(1e-5, rel=1e-5)
+    steps = sorted(int(p.name.split("-")[1].split(".")[0])
+                   for p in (model_dir / CHECKPOINT_SUBDIR).glob("ckpt-*.index"))
+    assert steps[-1] == 10 and start in steps
