@@ -389,8 +389,16 @@ def test_missing_keys_raise_naming_the_key_and_file(tmp_path, good_records):
                        match=r"record 0 of .*rgb\.tfrecord: missing required MediaSequence key "
                              r"image/encoded "):
         read_all(path)
+    anonymous = index_example(12, "x")
+    del anonymous.context.feature["clip/media_id"]
+    path = write_records(tmp_path / "id.tfrecord", [anonymous])
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"record 0 of .*id\.tfrecord: missing required MediaSequence key "
+                             r"clip/media_id"):
+        read_all(path)
+    assert read_all(path, require_labels=False) == [""]
     # The flow stream alone is fine for a flow-only model.
-    ds = make_dataset(path, "i3d", "test", batch_size=1, modalities=("flow",),
+    ds = make_dataset(str(tmp_path / "rgb.tfrecord"), "i3d", "test", batch_size=1, modalities=("flow",),
                       num_classes=NUM_CLASSES, **SMALL)
     assert [b["media_id"][0].numpy() for b in ds] == [b"norgb"]
 

@@ -100,9 +100,9 @@ class _Reader:
         self.require_labels = require_labels
         self.num_classes = num_classes
         self.skip_corrupt = skip_corrupt
-        self.required = [ms.CLIP_MEDIA_ID] + [_STREAM_KEYS[m] for m in modalities]
-        if require_labels:
-            self.required.append(ms.CLIP_LABEL_INDEX)
+        self.required = [_STREAM_KEYS[m] for m in modalities]
+        if require_labels:  # evaluation needs the label and the id for its reports
+            self.required += [ms.CLIP_LABEL_INDEX, ms.CLIP_MEDIA_ID]
         self.context_features = {
             ms.CLIP_MEDIA_ID: tf.io.VarLenFeature(tf.string),
             ms.CLIP_LABEL_INDEX: tf.io.VarLenFeature(tf.int64),
@@ -387,7 +387,8 @@ def make_dataset(
       photometric: brightness/contrast/saturation jitter on training RGB (off by default).
       skip_corrupt: drop corrupt records and records with missing keys (count logged) instead
         of raising.
-      require_labels: if False, unlabelled records get label -1 and an all-zero one-hot.
+      require_labels: if False, unlabelled records get label -1 and an all-zero one-hot, and
+        records without `clip/media_id` an empty `media_id` (e.g. feature extraction).
       repeat: repeat forever; default True for train, False for test.
       shuffle_buffer: examples in the training shuffle buffer (each holds encoded frames).
       cycle_length: files read concurrently.
