@@ -93,6 +93,25 @@ def test_tool_on_shards_writes_reports(two_stream, tmp_path):
     assert proc.returncode != 0 and "has 5 names; the model has 4 classes" in proc.stderr
 
 
+def test_run_splits_averages(tmp_path):
+    rng = np.random.default_rng(2)
+    for split, labels in (("1", [0, 1]), ("2", [3])):
+        _shard(tmp_path / f"test_split{split}.tfrecord",
+               [(f"s{split}_{i}", label, rng.integers(0, 256, (9, 224, 224, 3)).astype(np.uint8),
+                 None) for i, label in enumerate(labels)])
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    tf.keras.utils.set_random_seed(8)
+    average = evaluate.run_splits(["1", "2"], str(tmp_path / "test_split{split}.tfrecord"),
+                                  {"rgb": None}, str(tmp_path / "out"), num_classes=4,
+                                  label_map=str(label_map))
+    per_split = [json.load(open(tmp_path / "out" / f"split_{s}" / "metrics.json")) for s in "12"]
+    assert [p["num_videos"] for p in per_split] == [2, 1]
+    assert average["top1"] == pytest.approx(np.mean([p["top1"] for p in per_split]))
+    assert average["top1_per_split"] == pytest.approx([p["top1"] for p in per_split])
+    assert json.load(open(tmp_path / "out" / "splits.json"))["splits"] == ["1", "2"]
+
+
 def test_expand_split():
     assert evaluate.expand_split("ucf/test{split}-*", "2") == "ucf/test2-*"
     with pytest.raises(ValueError, match="must contain"):

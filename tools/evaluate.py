@@ -19,9 +19,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from kinetics_i3d.serve import chunked, evaluate, metrics, streams
+from kinetics_i3d.serve import chunked, evaluate, streams
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("shards", None, "Test shard pattern (with {split} when --splits is given).")
@@ -39,46 +39,22 @@ flags.mark_flag_as_required("shards")
 flags.mark_flag_as_required("output_dir")
 
 
-def _evaluate_one(shards, checkpoints, output_dir, extra):
-    runners, num_classes = {}, None
-    for m, ckpt in checkpoints.items():
-        model = streams.load_stream(m, ckpt, num_classes)
-        num_classes = model.num_classes
-        runners[m] = chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
-    names = streams.class_names(num_classes, FLAGS.label_map)
-    os.makedirs(output_dir, exist_ok=True)
-    videos = evaluate.shard_videos(shards, list(runners), num_classes, FLAGS.max_frames)
-    result = evaluate.evaluate_videos(
-        videos, runners, names, os.path.join(output_dir, evaluate.PREDICTIONS_JSONL),
-        top_k=FLAGS.top_k)
-    evaluate.write_evaluation(result, names, output_dir,
-                              extra={**extra, "shards": shards, "checkpoints": checkpoints})
-    evaluate.log_summary(output_dir, result)
-    return result
-
-
 def main(argv):
     del argv
     templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
                  if FLAGS[f"{m}_checkpoint"].value}
     if not templates:
         raise app.UsageError("give --rgb_checkpoint and/or --flow_checkpoint")
+    kwargs = dict(label_map=FLAGS.label_map, max_frames=FLAGS.max_frames,
+                  chunk_steps=FLAGS.chunk_steps, top_k=FLAGS.top_k)
     try:
-        if not FLAGS.splits:
-            result = _evaluate_one(FLAGS.shards, templates, FLAGS.output_dir, {})
+        if FLAGS.splits:
+            average = evaluate.run_splits(FLAGS.splits, FLAGS.shards, templates, FLAGS.output_dir,
+                                          **kwargs)
+            print(json.dumps(average))
+        else:
+            result = evaluate.run_evaluation(FLAGS.shards, templates, FLAGS.output_dir, **kwargs)
             print(json.dumps(result.metrics.summary()))
-            return
-        results = []
-        for split in FLAGS.splits:
-            shards = evaluate.expand_split(FLAGS.shards, split)
-            checkpoints = {m: evaluate.expand_split(t, split) for m, t in templates.items()}
-            out = os.path.join(FLAGS.output_dir, f"split_{split}")
-            results.append(_evaluate_one(shards, checkpoints, out, {"split": split}).metrics)
-        average = metrics.average_splits(results)
-        average["splits"] = list(FLAGS.splits)
-        with open(os.path.join(FLAGS.output_dir, "splits.json"), "w") as f:
-            json.dump(average, f, indent=2)
-        print(json.dumps(average))
     except (streams.ClassCountError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}") from None
 

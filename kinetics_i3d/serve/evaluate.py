@@ -23,8 +23,8 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d.models.i3d import MIN_FRAMES
-from kinetics_i3d.serve import metrics
-from kinetics_i3d.serve.chunked import ChunkedI3D
+from kinetics_i3d.serve import metrics, streams
+from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
 
 PREDICTIONS_JSONL = "predictions.jsonl"
 
@@ -165,3 +165,46 @@ def log_summary(name: str, result: EvaluationResult) -> None:
     r = result.metrics
     logging.info("%s fused: top-1 %.4f top-5 %.4f mean class %.4f (%d videos)", name, r.top1,
                  r.top5, r.mean_class_accuracy, r.num_videos)
+
+
+def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: str,
+                   label_map: str | None = None, max_frames: int | None = None,
+                   chunk_steps: int = DEFAULT_CHUNK_STEPS, top_k: int = 5,
+                   extra: dict | None = None, num_classes: int | None = None) -> EvaluationResult:
+    """Restores the streams, evaluates every video of `shards`, writes the reports.
+
+    `checkpoints`: {modality: release-layout checkpoint prefix} (None: random weights, then
+    `num_classes` is required; for tests). Raises `streams.ClassCountError` when the streams or
+    the label map disagree on the class count.
+    """
+    runners = {}
+    for m, ckpt in checkpoints.items():
+        model = streams.load_stream(m, ckpt, num_classes)
+        num_classes = model.num_classes
+        runners[m] = ChunkedI3D(model, chunk_steps=chunk_steps)
+    names = streams.class_names(num_classes, label_map)
+    os.makedirs(output_dir, exist_ok=True)
+    videos = shard_videos(shards, list(runners), num_classes, max_frames)
+    result = evaluate_videos(videos, runners, names,
+                             os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
+    write_evaluation(result, names, output_dir,
+                     extra={**(extra or {}), "shards": shards, "checkpoints": checkpoints})
+    log_summary(output_dir, result)
+    return result
+
+
+def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | None],
+               output_dir: str, **kwargs) -> dict:
+    """`run_evaluation` per split (`{split}` substituted, results in `split_<s>/`), then the
+    mean over splits written to `splits.json` and returned (`metrics.average_splits`)."""
+    results = []
+    for split in splits:
+        ckpts = {m: expand_split(c, split) if c else None for m, c in checkpoints.items()}
+        out = os.path.join(output_dir, f"split_{split}")
+        results.append(run_evaluation(expand_split(shards, split), ckpts, out,
+                                      extra={"split": split}, **kwargs).metrics)
+    average = metrics.average_splits(results)
+    average["splits"] = list(splits)
+    with open(os.path.join(output_dir, "splits.json"), "w", encoding="utf-8") as f:
+        json.dump(average, f, indent=2)
+    return average
