@@ -12,7 +12,8 @@ flushing Python's streams and loggers, before those destructors run:
   - `run_main(main)` (tools): absl `app.run` with the exact exit status;
   - an `atexit` hook, for plain scripts: status 1 after an uncaught exception, the argument of
     `sys.exit(n)`, else 0. A bare top-level `raise SystemExit(n)` is not seen by the hook (it
-    exits 0): call `exit_cleanly(n)` or use `run_main` there.
+    exits 0): call `exit_cleanly(n)` or use `run_main` there. `python -m pytest` ends that way,
+    so tests must use s3:// in subprocesses, never in the pytest process.
 """
 from __future__ import annotations
 
