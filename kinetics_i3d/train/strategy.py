@@ -17,7 +17,12 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # All local GPUs; without GPUs, all logical CPU devices (one unless configured with
+        # tf.config.set_logical_device_configuration, as the tests do).
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
     if name == "multi_worker":
         raw = os.environ.get("TF_CONFIG", "")
         if not raw:
