@@ -1,4 +1,4 @@
-"""Whole-video evaluation over shards equals the model's single pass (kinetics_i3d.serve.evaluate)."""
+"""Whole-video evaluation over shards, reports, splits (kinetics_i3d.serve.evaluate)."""
 import json
 import subprocess
 import sys
@@ -44,8 +44,9 @@ def test_abstract_iterable_and_fusion(two_stream):
     # Any iterable of TestVideo works; fused logits are the sum of the streams' single passes.
     models = two_stream["models"]
     rng = np.random.default_rng(1)
-    videos = [evaluate.TestVideo("x", 3, {"rgb": rng.uniform(-1, 1, (9, 224, 224, 3)).astype(np.float32),
-                                          "flow": rng.uniform(-1, 1, (8, 224, 224, 2)).astype(np.float32)})]
+    frames = {"rgb": rng.uniform(-1, 1, (9, 224, 224, 3)).astype(np.float32),
+              "flow": rng.uniform(-1, 1, (8, 224, 224, 2)).astype(np.float32)}
+    videos = [evaluate.TestVideo("x", 3, frames)]
     runners = {m: ChunkedI3D(model) for m, model in models.items()}
     result = evaluate.evaluate_videos(videos, runners, NAMES)
     looped_flow = evaluate.loop_to(videos[0].frames["flow"], 9)
@@ -66,7 +67,8 @@ def test_tool_on_shards_writes_reports(two_stream, tmp_path):
     label_map = tmp_path / "labels.txt"
     label_map.write_text("\n".join(NAMES) + "\n")
     out = tmp_path / "out"
-    cmd = [sys.executable, str(REPO_ROOT / "tools" / "evaluate.py"), f"--shards={two_stream['shard']}",
+    cmd = [sys.executable, str(REPO_ROOT / "tools" / "evaluate.py"),
+           f"--shards={two_stream['shard']}",
            f"--rgb_checkpoint={ckpts['rgb']}", f"--flow_checkpoint={ckpts['flow']}",
            f"--label_map={label_map}", f"--output_dir={out}"]
     env = {"PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}

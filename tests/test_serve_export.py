@@ -35,7 +35,8 @@ def exported(tmp_path_factory):
         np.save(root / f"{name}.npy", array)
     per_stream = {m: models[m](pre[m], training=False).numpy() for m in models}
     features = chunked.run_trunk(models["rgb"], pre["rgb"]).numpy()
-    return {"path": path, "root": root, "pre": pre, "logits": per_stream["rgb"] + per_stream["flow"],
+    return {"path": path, "root": root, "pre": pre,
+            "logits": per_stream["rgb"] + per_stream["flow"],
             "rgb_features": features}
 
 

@@ -1,4 +1,4 @@
-"""Feature extraction on the real clips: shapes, resume, bad inputs (kinetics_i3d.serve.features)."""
+"""Feature extraction on real clips: shapes, resume, bad inputs (kinetics_i3d.serve.features)."""
 import os
 import shutil
 

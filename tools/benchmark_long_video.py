@@ -24,7 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("seconds", ["10", "600"], "Video durations (s, at 25 fps) for the chunked method.")
+flags.DEFINE_list("seconds", ["10", "600"],
+                  "Video durations (s, at 25 fps) for the chunked method.")
 flags.DEFINE_list("single_pass_seconds", ["10", "60"], "Durations for the one-pass baseline.")
 flags.DEFINE_integer("size", 64, "Frame height and width in pixels.")
 flags.DEFINE_integer("chunk_steps", 32, "Mixed_5c steps kept per chunk (8 frames each).")
@@ -103,7 +104,8 @@ def _child() -> dict:
 
 def _run(method: str, seconds: float) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), f"--child={method}",
-           f"--child_seconds={seconds}", f"--size={FLAGS.size}", f"--chunk_steps={FLAGS.chunk_steps}"]
+           f"--child_seconds={seconds}", f"--size={FLAGS.size}",
+           f"--chunk_steps={FLAGS.chunk_steps}"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
          os.environ.get("PYTHONPATH", "")])}

@@ -233,7 +233,8 @@ def head_step_logits(model, features: tf.Tensor) -> tf.Tensor:
     """
     head = model.head
     if head is None:
-        raise ValueError(f"{model.name} has no Logits head (final_endpoint={model.final_endpoint!r})")
+        raise ValueError(f"{model.name} has no Logits head "
+                         f"(final_endpoint={model.final_endpoint!r})")
     x = head.avg_pool(tf.cast(features, model.compute_dtype))
     x = head.logits(x)
     return tf.cast(tf.squeeze(x, axis=[2, 3]), tf.float32)

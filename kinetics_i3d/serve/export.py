@@ -36,7 +36,8 @@ class I3DServing(tf.Module):
     def __init__(self, models: dict[str, "object"], class_names: Sequence[str], top_k: int = 5):
         super().__init__(name="i3d_serving")
         if not models or set(models) - {"rgb", "flow"}:
-            raise ValueError(f"models must map 'rgb' and/or 'flow' to a model, got {sorted(models)}")
+            raise ValueError(f"models must map 'rgb' and/or 'flow' to a model, "
+                             f"got {sorted(models)}")
         for name, model in models.items():
             if model.modality.name != name:
                 raise ValueError(f"models[{name!r}] is a {model.modality.name} model")
@@ -76,7 +77,8 @@ class I3DServing(tf.Module):
         for s in self.streams:
             fn = preprocess.preprocess_rgb if s == "rgb" else preprocess.preprocess_flow
             x = fn(inputs[s])
-            out[s] = tf.ensure_shape(x, [None, None, 224, 224, getattr(self._streams, s).input_channels])
+            channels = getattr(self._streams, s).input_channels
+            out[s] = tf.ensure_shape(x, [None, None, 224, 224, channels])
         return out
 
     def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -97,7 +99,8 @@ class I3DServing(tf.Module):
     def _features(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = {}
         for s in self.streams:
-            mixed_5c = chunked.run_trunk(getattr(self._streams, s), inputs[s])  # [B, T', 7, 7, 1024]
+            # Mixed_5c [B, T', 7, 7, 1024]
+            mixed_5c = chunked.run_trunk(getattr(self._streams, s), inputs[s])
             out[f"{s}_mixed_5c_time"] = tf.reduce_mean(mixed_5c, axis=[2, 3])
             out[f"{s}_mixed_5c_pooled"] = tf.reduce_mean(mixed_5c, axis=[1, 2, 3])
         return out

@@ -372,7 +372,7 @@ class _TooShort(Exception):
 
 
 def write_index_csv(index: dict[str, dict], output_dir: str) -> str:
-    """`index.csv`: video_id, source, status, reason, detail, then per modality path/shape/frames."""
+    """`index.csv`: video_id, source, status, reason, detail, then modality, path, shape, frames."""
     path = os.path.join(output_dir, INDEX_CSV)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

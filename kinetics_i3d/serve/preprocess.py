@@ -22,7 +22,8 @@ CROP_SIZE = 224  # paper sec. 2.5: 224x224 centre crops at test time
 FLOW_BOUND = 20.0  # release README: flow "truncated to [-20, 20]"
 
 
-def _resized_hw(height: tf.Tensor, width: tf.Tensor, short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
+def _resized_hw(height: tf.Tensor, width: tf.Tensor,
+                short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Output (height, width) with min side `short_side`, the other `round(side * scale)`."""
     h = tf.cast(height, tf.float64)
     w = tf.cast(width, tf.float64)
@@ -144,7 +145,8 @@ def load_video(path: str, modalities: tuple[str, ...] = ("rgb",), num_frames: in
 
     unknown = set(modalities) - {"rgb", "flow"}
     if unknown or not modalities:
-        raise ValueError(f"modalities must be a non-empty subset of ('rgb', 'flow'), got {modalities}")
+        raise ValueError(f"modalities must be a non-empty subset of ('rgb', 'flow'), "
+                         f"got {modalities}")
     rgb = read_video(path, fps=fps, short_side=SHORT_SIDE).rgb
     if num_frames is not None:
         rgb = rgb[:num_frames]
