@@ -63,6 +63,8 @@ def test_folder_extraction_shapes_resume_and_failures(rgb_model, video_dir, tmp_
     assert (summary.done, summary.skipped, summary.failed) == (2, 0, 2)
     reasons = {r["video_id"]: r["reason"] for r in summary.failures}
     assert reasons == {"broken": "decode_error", "short": "too_short"}
+    assert sorted(os.listdir(out)) == ["bikes_rgb.npy", "carphone_pristine_rgb.npy", "index.csv",
+                                       "index.jsonl"]
     for clip in ("bikes", "carphone_pristine"):
         feats = np.load(out / f"{clip}_rgb.npy")
         assert feats.shape == (1024,) and feats.dtype == np.float32 and np.isfinite(feats).all()

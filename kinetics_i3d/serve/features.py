@@ -358,11 +358,12 @@ def _process(item: VideoItem, runners: dict[str, ChunkedI3D], output_dir: str, p
         record.update(status="failed", reason="too_short", detail=str(e))
     except (tf.errors.OpError, ValueError) as e:
         record.update(status="failed", reason="error", detail=str(e).splitlines()[0][:500])
-    if record["status"] != "ok":
-        for f in record["files"].values():  # no partial outputs for a failed video
-            p = os.path.join(output_dir, f["path"])
-            if os.path.exists(p):
-                os.remove(p)
+    if record["status"] != "ok":  # no partial outputs for a failed video
+        for modality in runners:
+            path = _npy_path(output_dir, item.video_id, modality)
+            for p in (path, path + ".tmp.npy"):
+                if os.path.exists(p):
+                    os.remove(p)
         record["files"] = {}
     return record
 
