@@ -37,7 +37,7 @@ section "TV-L1 in TensorFlow"):
   rounded to 1/32 pixel, like OpenCV's `remap(..., INTER_CUBIC)` with its default constant border
   and its 5-bit fixed-point coordinate tables. (The IPOL code clamps at the border instead.)
 - Median filter: 5x5 (or `median_filtering` x `median_filtering`) median with replicate border,
-  like `cv2.medianBlur` on float32, computed by sorting the window.
+  like `cv2.medianBlur` on float32 (bit-identical), with min/max only (forgetful selection).
 - Arithmetic: float32 everywhere. The stopping sum is accumulated in a different order from
   OpenCV's serial float sum, so a pair can very rarely stop one iteration earlier or later.
 - OpenCV's `gamma` (illumination term, default 0) and `useInitialFlow` are not implemented.
@@ -126,17 +126,39 @@ def _divergence(px: tf.Tensor, py: tf.Tensor) -> tf.Tensor:
             + py - tf.pad(py[:, :-1, :], [[0, 0], [1, 0], [0, 0]]))
 
 
+def _drop_min_max(values: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Removes the elementwise minimum and maximum from a list of same-shaped tensors."""
+    values = list(values)
+    for i in range(len(values) - 1, 0, -1):  # bubble the minimum to the front
+        values[i - 1], values[i] = (tf.minimum(values[i - 1], values[i]),
+                                    tf.maximum(values[i - 1], values[i]))
+    for i in range(1, len(values) - 1):  # and the maximum of the rest to the back
+        values[i], values[i + 1] = (tf.minimum(values[i], values[i + 1]),
+                                    tf.maximum(values[i], values[i + 1]))
+    return values[1:-1]
+
+
 def _median_filter(u: tf.Tensor, size: int) -> tf.Tensor:
-    """size x size median of [N, H, W] with replicate border (cv2.medianBlur on float32)."""
+    """size x size median of [N, H, W] with replicate border (cv2.medianBlur on float32).
+
+    Exact, by forgetful selection with elementwise min/max only (no sort, so XLA fuses it): keep
+    the first size*size // 2 + 2 window values, then repeatedly drop the smallest and largest and
+    take in the next value; while candidates outnumber unseen values by more than one, neither
+    extreme can be the median. The last value left is the median.
+    """
     half = size // 2
     height, width = u.shape[1], u.shape[2]
     padded = tf.concat([tf.repeat(u[:, :, :1], half, axis=2), u,
                         tf.repeat(u[:, :, -1:], half, axis=2)], axis=2)
     padded = tf.concat([tf.repeat(padded[:, :1, :], half, axis=1), padded,
                         tf.repeat(padded[:, -1:, :], half, axis=1)], axis=1)
-    window = tf.stack([padded[:, dy:dy + height, dx:dx + width]
-                       for dy in range(size) for dx in range(size)], axis=-1)
-    return tf.sort(window, axis=-1)[..., (size * size) // 2]
+    window = [padded[:, dy:dy + height, dx:dx + width]
+              for dy in range(size) for dx in range(size)]
+    keep = len(window) // 2 + 2
+    candidates = _drop_min_max(window[:keep])
+    for value in window[keep:]:
+        candidates = _drop_min_max(candidates + [value])
+    return candidates[0]
 
 
 def _cubic_weights(frac: tf.Tensor) -> list[tf.Tensor]:
@@ -150,10 +172,32 @@ def _cubic_weights(frac: tf.Tensor) -> list[tf.Tensor]:
     return [w0, w1, w2, 1.0 - w0 - w1 - w2]
 
 
-def _warp_bicubic(images: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor) -> tf.Tensor:
-    """Samples images [N, H, W, C] at (x + u1, y + u2), out-of-image taps read 0; [N, H, W, C]."""
-    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+# Zero margin around the image for the bicubic taps; positions are clamped to 3 pixels outside,
+# where all four taps of a row or column are already outside (so still read 0).
+_PAD = 4
+
+
+def _cubic_blocks(images: tf.Tensor) -> tf.Tensor:
+    """Rows of 4 horizontally adjacent pixels of zero-padded images [N, H, W, C].
+
+    Returns [N, (H + 8) * (W + 5), 4 * C]: entry (y, x) holds padded pixels (y, x .. x + 3), so a
+    bicubic sample needs 4 gathers (one per tap row) instead of 16. Computed once per level.
+    """
     n = images.shape[0] if images.shape[0] is not None else tf.shape(images)[0]
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    padded = tf.pad(images, [[0, 0], [_PAD, _PAD], [_PAD, _PAD], [0, 0]])
+    blocks = tf.concat([padded[:, :, i:i + width + 5] for i in range(4)], axis=-1)
+    return tf.reshape(blocks, [n, (height + 2 * _PAD) * (width + 5), 4 * channels])
+
+
+def _warp_bicubic(blocks: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor) -> tf.Tensor:
+    """Bicubic samples at (x + u1, y + u2) of the images behind `blocks` (`_cubic_blocks`).
+
+    u1, u2: [N, H, W]. Taps outside the image read 0. Returns [N, H, W, C].
+    """
+    n = u1.shape[0] if u1.shape[0] is not None else tf.shape(u1)[0]
+    height, width = u1.shape[1], u1.shape[2]
+    channels = blocks.shape[2] // 4
     xs = tf.range(width, dtype=tf.float32)[None, None, :] + u1
     ys = tf.range(height, dtype=tf.float32)[None, :, None] + u2
     # Fixed-point positions with 1/32 pixel resolution, as cv::remap does with float maps.
@@ -161,29 +205,20 @@ def _warp_bicubic(images: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor) -> tf.Tensor:
     yq = tf.round(ys * _REMAP_SUBPIXELS)
     x0 = tf.floor(xq / _REMAP_SUBPIXELS)
     y0 = tf.floor(yq / _REMAP_SUBPIXELS)
-    wx = _cubic_weights(xq / _REMAP_SUBPIXELS - x0)
-    wy = _cubic_weights(yq / _REMAP_SUBPIXELS - y0)
-    # Keep indices in a safe int range for points flown far outside the image.
-    x0 = tf.cast(tf.clip_by_value(x0, -4.0, width + 4.0), tf.int32)
-    y0 = tf.cast(tf.clip_by_value(y0, -4.0, height + 4.0), tf.int32)
-    flat = tf.reshape(images, [n, height * width, channels])
-    # The 4x4 taps and their weights on a new axis, summed by one reduction. (Not by a chain of
-    # adds: grappler would merge that into AddN, which its memory optimizer turns into
-    # AccumulateNV2 on large tensors, and that op fails inside nested while loops with
-    # "AlreadyExistsError ... tmp_var".)
-    indices, weights = [], []
-    for j in range(4):
-        yj = y0 + (j - 1)
-        valid_y = (yj >= 0) & (yj < height)
-        yj = tf.clip_by_value(yj, 0, height - 1)
-        for i in range(4):
-            xi = x0 + (i - 1)
-            valid = tf.cast(valid_y & (xi >= 0) & (xi < width), images.dtype)
-            indices.append(yj * width + tf.clip_by_value(xi, 0, width - 1))
-            weights.append(wy[j] * wx[i] * valid)
-    indices = tf.reshape(tf.stack(indices, axis=-1), [n, height * width * 16])
-    taps = tf.reshape(tf.gather(flat, indices, batch_dims=1), [n, height, width, 16, channels])
-    return tf.reduce_sum(taps * tf.stack(weights, axis=-1)[..., None], axis=3)
+    wx = tf.stack(_cubic_weights(xq / _REMAP_SUBPIXELS - x0), axis=-1)
+    wy = tf.stack(_cubic_weights(yq / _REMAP_SUBPIXELS - y0), axis=-1)
+    x0 = tf.cast(tf.clip_by_value(x0, -3.0, width + 1.0), tf.int32)
+    y0 = tf.cast(tf.clip_by_value(y0, -3.0, height + 1.0), tf.int32)
+    # Block (row y0 - 1 + j, columns x0 - 1 .. x0 + 2) in padded coordinates.
+    rows = y0[..., None] + (tf.range(4) + _PAD - 1)
+    indices = rows * (width + 5) + (x0 + _PAD - 1)[..., None]
+    taps = tf.gather(blocks, tf.reshape(indices, [n, height * width * 4]), batch_dims=1)
+    taps = tf.reshape(taps, [n, height, width, 4, 4, channels])
+    # One reduction, not a chain of adds: grappler would merge such a chain into AddN, which its
+    # memory optimizer turns into AccumulateNV2 on large tensors, and that op fails inside nested
+    # while loops ("AlreadyExistsError ... tmp_var").
+    weights = wy[..., :, None] * wx[..., None, :]
+    return tf.reduce_sum(taps * weights[..., None], axis=[3, 4])
 
 
 def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, tau: float,
@@ -200,7 +235,7 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
     # does not merge it with the Add that made `v` (see _warp_bicubic for why that matters).
     minus_theta = tf.constant(-theta, tf.float32)
     i1x, i1y = _centered_gradient(i1)
-    i1_stack = tf.stack([i1, i1x, i1y], axis=-1)
+    i1_blocks = _cubic_blocks(tf.stack([i1, i1x, i1y], axis=-1))
     zeros = tf.zeros_like(u1)
 
     def inner_step(u1, u2, p11, p12, p21, p22, active, i1wx, minus_i1wx, i1wy, grad, rho_c):
@@ -227,7 +262,7 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
                 active & (error > stop_sum))
 
     def warp_body(k, u1, u2, p11, p12, p21, p22):
-        warped = _warp_bicubic(i1_stack, u1, u2)
+        warped = _warp_bicubic(i1_blocks, u1, u2)
         i1w, i1wx, i1wy = warped[..., 0], warped[..., 1], warped[..., 2]
         grad = i1wx * i1wx + i1wy * i1wy
         minus_i1wx = tf.negative(i1wx)
