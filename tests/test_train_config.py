@@ -90,3 +90,32 @@ def test_tool_fails_fast_on_unknown_model_and_missing_flagfile(shard, tmp_path):
     result = _run_tool([f"--flagfile={tmp_path / 'missing.cfg'}"], tmp_path)
     assert result.returncode != 0
     assert "missing.cfg" in result.stderr
+
+
+PAPER_RUNS = sorted(p for p in (REPO_ROOT / "flags").glob("*.cfg")
+                    if p.name not in ("smoke_ingest.cfg", "release_defaults.cfg")
+                    and not p.name.endswith("_common.cfg"))
+
+
+@pytest.mark.parametrize("path", PAPER_RUNS, ids=[p.stem for p in PAPER_RUNS])
+def test_every_flagfile_parses_and_validates(path, monkeypatch):
+    """Each run's flagfile (paths relative to the repository root) sets a valid configuration;
+    data and checkpoint files are not checked (they are not in the repository)."""
+    from absl import flags
+    monkeypatch.chdir(REPO_ROOT)
+    train_flags.define_flags()
+    flags.FLAGS.unparse_flags()
+    try:
+        flags.FLAGS(["prog", f"--flagfile={path.relative_to(REPO_ROOT)}"])
+        config = train_flags.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()
+    validate(config, check_files=False)
+    assert config.model_dir.startswith("runs/")
+    assert config.momentum == 0.9 and config.weight_decay == 1e-7
+    if path.name.startswith(("ucf101", "hmdb51")):
+        assert config.num_classes == (101 if path.name.startswith("ucf101") else 51)
+        assert config.finetune_mode == ("fixed" if "fixed" in path.name else "full")
+        assert config.init_checkpoint and config.train_steps == 5000
+    elif path.name != "smoke.cfg":
+        assert config.num_classes == 400 and config.train_steps == 110_000

@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT
 
+from kinetics_i3d.checkpoints import restore_released
 from kinetics_i3d.ingest import manifests, shards
+from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.train import TrainConfig, Trainer
 from kinetics_i3d.train.inputs import model_streams, shards_dataset_fns
 
@@ -73,3 +75,8 @@ def test_short_run_on_shards_writes_summary_and_best_checkpoint(shard_pattern, t
     tags = {v.tag for e in events for ev in tf.compat.v1.train.summary_iterator(str(e))
             for v in ev.summary.value}
     assert {"loss", "top1", "top5", "lr", "steps_per_sec", "examples_per_sec"} <= tags
+    # The final weights in the release's layout: what a fine-tuning run's --init_checkpoint takes.
+    fresh = InceptionI3d(num_classes=2, modality="rgb")
+    restore_released(fresh, written["released_checkpoint"])
+    for a, b in zip(fresh.weights, trainer.model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -34,6 +34,7 @@ DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 SUMMARY_JSON = "train_summary.json"
 CHECKPOINT_SUBDIR = "ckpt"
 BEST_SUBDIR = "best"
+RELEASED_SUBDIR = "released"
 
 
 def build_model(config: TrainConfig) -> keras.Model:
@@ -77,40 +78,60 @@ def freeze_all_but(model: keras.Model, keep: keras.layers.Layer) -> None:
 
 
 def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
-    """Loads a released-layout checkpoint (Kinetics-trained or inflated ImageNet) into `model`.
+    """Loads pre-trained weights named by `--init_checkpoint` into `model`; returns what it did.
 
-    Same class count: everything is restored. Otherwise (fine-tuning Kinetics-400 weights on
-    UCF-101, or ImageNet weights without a video classifier) the trunk is restored and the
-    classifier keeps its fresh initialisation, as for the paper's fine-tuning (Table 4).
-    Returns what was restored ("all" or "trunk").
+    I3D: a released-layout checkpoint (DeepMind's Kinetics checkpoints, `tools/inflate_inception_v1`
+    output, or a run's `<model_dir>/released/model.ckpt`). Same class count: everything is
+    restored ("all"). Otherwise (Kinetics-400 weights fine-tuned on UCF-101, Table 4) the trunk is
+    restored and the classifier keeps its fresh initialisation ("trunk").
+    Baselines with ImageNet towers (sec. 2.5: "ImageNet-pretrained Inception-V1 as base network"):
+    TF-slim's Inception-v1 checkpoint into every tower, logits skipped ("imagenet towers").
     """
     from kinetics_i3d import checkpoints
 
+    if isinstance(model, models.InceptionI3d):
+        try:
+            ckpt_classes = checkpoints.read_num_classes(prefix)
+        except ValueError:
+            ckpt_classes = None
+        if ckpt_classes == model.num_classes:
+            checkpoints.restore_released(model, prefix)
+            return "all"
+        source = models.InceptionI3d(
+            num_classes=ckpt_classes or 1, modality=model.modality.name,
+            final_endpoint="Logits" if ckpt_classes else "Mixed_5c")
+        checkpoints.restore_released(source, prefix)
+        source_units = dict(source.named_units())
+        copied = 0
+        for path, unit in model.named_units():
+            if unit is classifier_layer(model):
+                continue
+            for target, value in zip(unit.weights, source_units[path].weights):
+                target.assign(value)
+                copied += 1
+        logging.info("init: restored %d trunk variables from %s (checkpoint has %s classes, "
+                     "model %d; classifier freshly initialised)", copied, prefix, ckpt_classes,
+                     model.num_classes)
+        return "trunk"
+    towers = getattr(model, "imagenet_towers", None)
+    if towers:
+        for tower in towers:
+            checkpoints.restore_slim_inception_v1(tower, prefix, skip_logits=True)
+        return "imagenet towers"
+    raise ValueError(f"--init_checkpoint: {type(model).__name__} (--model) has no loader: I3D "
+                     f"takes released-layout checkpoints, the Inception-v1 baselines TF-slim "
+                     f"ImageNet ones")
+
+
+def export_released_checkpoint(model: keras.Model, model_dir: str) -> str | None:
+    """Writes an I3D model's weights in the release's layout to `<model_dir>/released/model.ckpt`
+    (what `--init_checkpoint` of a fine-tuning run takes); None for other models."""
     if not isinstance(model, models.InceptionI3d):
-        raise ValueError(f"--init_checkpoint: only I3D models load released-layout checkpoints; "
-                         f"--model builds {type(model).__name__}")
-    try:
-        ckpt_classes = checkpoints.read_num_classes(prefix)
-    except ValueError:
-        ckpt_classes = None
-    if ckpt_classes == model.num_classes:
-        checkpoints.restore_released(model, prefix)
-        return "all"
-    source = models.InceptionI3d(
-        num_classes=ckpt_classes or 1, modality=model.modality.name,
-        final_endpoint="Logits" if ckpt_classes else "Mixed_5c")
-    checkpoints.restore_released(source, prefix)
-    source_units = dict(source.named_units())
-    copied = 0
-    for path, unit in model.named_units():
-        if unit is classifier_layer(model):
-            continue
-        for target, value in zip(unit.weights, source_units[path].weights):
-            target.assign(value)
-            copied += 1
-    logging.info("init: restored %d trunk variables from %s (checkpoint has %s classes, model %d; "
-                 "classifier freshly initialised)", copied, prefix, ckpt_classes, model.num_classes)
-    return "trunk"
+        return None
+    from kinetics_i3d import checkpoints
+
+    return checkpoints.write_checkpoint(checkpoints.export_released(model),
+                                        os.path.join(model_dir, RELEASED_SUBDIR, "model.ckpt"))
 
 
 def _top_k_correct(labels, logits, k):
@@ -145,6 +166,10 @@ class Trainer:
             self.model = (model_fn or build_model)(config)
             self.init_restored = ""
             self.sequence_loss = isinstance(self.model, models.ConvNetLSTM)
+            if config.init_checkpoint and not isinstance(self.model, models.InceptionI3d) \
+                    and not getattr(self.model, "imagenet_towers", None):
+                raise ValueError(f"--init_checkpoint: --model={config.model} has no checkpoint "
+                                 f"loader (I3D: released layout; Inception-v1 baselines: TF-slim)")
             if config.finetune_mode == "fixed":
                 classifier = classifier_layer(self.model)
                 freeze_all_but(self.model, classifier)
@@ -415,6 +440,8 @@ class Trainer:
             "wall_seconds": wall,
         }
         if self.chief:
+            summary["released_checkpoint"] = export_released_checkpoint(self.model,
+                                                                        config.model_dir)
             tf.io.gfile.makedirs(config.model_dir)
             with tf.io.gfile.GFile(os.path.join(config.model_dir, SUMMARY_JSON), "w") as f:
                 json.dump(summary, f, indent=2)
