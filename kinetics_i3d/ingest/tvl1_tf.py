@@ -29,8 +29,8 @@ section "TV-L1 in TensorFlow"):
   interpolation (half-pixel centres, clamped border, no anti-alias pre-smoothing), output size
   `round(size * scale_step)`, and the pyramid stops before a level narrower than 16 pixels. Same as
   OpenCV's `resize(..., INTER_LINEAR)`; implemented as two small dense interpolation matrices
-  (exact in float32, no rounding of coefficients). The IPOL paper instead pre-smooths each level
-  with a Gaussian; OpenCV does not, and neither do we.
+  (agrees with cv2 to ~3e-5 grey levels). The IPOL paper instead pre-smooths each level with a
+  Gaussian; OpenCV does not, and neither do we.
 - Flow upsampling between levels: bilinear to the finer level's size, multiplied by
   `1 / scale_step` (not by the exact size ratio). Same as OpenCV.
 - Warping: bicubic (Keys kernel, a = -0.75), out-of-image samples read as 0, sample positions
@@ -39,7 +39,10 @@ section "TV-L1 in TensorFlow"):
 - Median filter: 5x5 (or `median_filtering` x `median_filtering`) median with replicate border,
   like `cv2.medianBlur` on float32 (bit-identical), with min/max only (forgetful selection).
 - Arithmetic: float32 everywhere. The stopping sum is accumulated in a different order from
-  OpenCV's serial float sum, so a pair can very rarely stop one iteration earlier or later.
+  OpenCV's serial float sum, so a pair can very rarely stop one iteration earlier or later, and
+  TF/XLA kernels round differently from OpenCV's C++ (multiply-add contraction, reduction
+  order). Mostly this is ~1e-2 px; where a warp samples outside the image (I1w = 0 there, so the
+  data term is ill-conditioned) single border pixels can differ by several pixels.
 - OpenCV's `gamma` (illumination term, default 0) and `useInitialFlow` are not implemented.
 
 Everything is batched over the leading `N` axis; the Python code loops only over pyramid levels,
