@@ -346,6 +346,9 @@ def tvl1_flow(prev, nxt, *, tau: float = 0.25, lambda_: float = 0.15, theta: flo
             disables the filter, otherwise it must be 3 or 5 (what cv2.medianBlur takes on
             float32).
         jit_compile: compile with XLA (`tf.function(jit_compile=True)`); otherwise a TF graph.
+            XLA fuses each iteration into a few kernels: use it on GPU/TPU (graph mode launches
+            every op of every iteration separately); on the dev box's CPU it is also ~1.3x
+            faster than graph mode, after a ~15 s compile per input shape.
 
     Returns:
         float32 [N, H, W, 2] flow in pixels such that prev(x, y) ~ nxt(x + flow[..., 0],
