@@ -87,8 +87,8 @@ def test_single_frame_gives_empty_flow_and_bad_input_is_named():
 def test_tf_backend_dispatches_in_chunks(monkeypatch):
     calls = []
 
-    def fake_tvl1_flow(prev, nxt):
-        calls.append(prev.shape[0])
+    def fake_tvl1_flow(prev, nxt, jit_compile=False):
+        calls.append((prev.shape[0], jit_compile))
         assert prev.dtype == np.float32 and nxt.dtype == np.float32
         # Encode "next minus prev" so the test sees the pairs were aligned.
         return np.stack([nxt - prev, np.full_like(prev, 30.0)], axis=-1)
@@ -98,7 +98,8 @@ def test_tf_backend_dispatches_in_chunks(monkeypatch):
     monkeypatch.setitem(sys.modules, "kinetics_i3d.ingest.tvl1_tf", fake)
     frames = (np.arange(11, dtype=np.uint8)[:, None, None] * np.ones((1, 4, 5), np.uint8))
     out = flow_lib.compute_flow(frames, backend="tf", batch=4)
-    assert calls == [4, 4, 2]
+    # The short last chunk is padded to the batch size (one compiled shape), and XLA is asked for.
+    assert calls == [(4, True), (4, True), (4, True)]
     assert out.shape == (10, 4, 5, 2)
     np.testing.assert_allclose(out[..., 0], 1.0)
     np.testing.assert_allclose(out[..., 1], 20.0)  # truncated to the bound
@@ -123,6 +124,6 @@ def test_tf_backend_agrees_with_opencv_through_compute_flow():
     pytest.importorskip("kinetics_i3d.ingest.tvl1_tf")
     frames = _gray_frames("cup.mp4", 3, 48, first=60)
     reference = flow_lib.compute_flow(frames)
-    chunked = flow_lib.compute_flow(frames, backend="tf", batch=1)  # two calls, one trace
+    chunked = flow_lib.compute_flow(frames, backend="tf", batch=3)  # one padded call
     assert chunked.shape == reference.shape and chunked.dtype == np.float32
     assert np.sqrt(((chunked - reference) ** 2).sum(-1)).mean() < 0.25  # issue 9's EPE target

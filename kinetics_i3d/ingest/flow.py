@@ -91,8 +91,16 @@ def compute_flow(
         frames = gray_frames.astype(np.float32)
         for s in range(0, num_pairs, batch):
             e = min(s + batch, num_pairs)
-            out[s:e] = np.asarray(tvl1_tf.tvl1_flow(frames[s:e], frames[s + 1:e + 1]),
-                                  dtype=np.float32)
+            prev, nxt = frames[s:e], frames[s + 1:e + 1]
+            if e - s < batch:
+                # Pad the short last chunk with copies of its last pair: one compiled shape per
+                # video size instead of a ~15 s retrace; a pair's flow does not depend on its batch.
+                pad = batch - (e - s)
+                prev = np.concatenate([prev, np.repeat(prev[-1:], pad, axis=0)])
+                nxt = np.concatenate([nxt, np.repeat(nxt[-1:], pad, axis=0)])
+            # XLA: needed on GPU/TPU, and ~1.3x faster than graph mode on CPU (BUILD_NOTES).
+            flow = tvl1_tf.tvl1_flow(prev, nxt, jit_compile=True)
+            out[s:e] = np.asarray(flow, dtype=np.float32)[: e - s]
     np.clip(out, -bound, bound, out=out)
     return out
 
