@@ -60,7 +60,8 @@ MIRRORED = textwrap.dedent("""
     for name in ("permuted", "mirrored"):
         diff = [weights[name][i] - weights["single"][i] for i in trainable]
         out[name + "_rel_diff"] = norm(diff) / norm(update)
-        out[name + "_update_ratio"] = norm([weights[name][i] - init[i] for i in trainable]) / norm(update)
+        moved = [weights[name][i] - init[i] for i in trainable]
+        out[name + "_update_ratio"] = norm(moved) / norm(update)
     out["momentum_ratio"] = (mirrored.momentum_l2() / single.momentum_l2())
     print("RESULT " + json.dumps(out))
 """)

@@ -23,8 +23,10 @@ def define_flags() -> None:
     flags.DEFINE_string("train_pattern", _D.train_pattern, "Glob of training TFRecord shards.")
     flags.DEFINE_string("val_pattern", _D.val_pattern, "Glob of validation TFRecord shards.")
     flags.DEFINE_integer("num_classes", _D.num_classes, "Number of classes.")
-    flags.DEFINE_integer("num_frames", _D.num_frames, "I3D: frames per training clip (0: interface, 64 as the paper).")
-    flags.DEFINE_integer("crop_size", _D.crop_size, "Square crop side in pixels (0: the interface's, 224 for I3D).")
+    flags.DEFINE_integer("num_frames", _D.num_frames,
+                         "I3D: frames per training clip (0: the interface's, 64 as the paper).")
+    flags.DEFINE_integer("crop_size", _D.crop_size,
+                         "Square crop side in pixels (0: the interface's, 224 for I3D).")
     flags.DEFINE_integer("batch_size_per_replica", _D.batch_size_per_replica,
                          "Clips per replica per step (release: 6).")
     flags.DEFINE_integer("global_batch_size", _D.global_batch_size,
@@ -36,7 +38,7 @@ def define_flags() -> None:
     flags.DEFINE_float("dropout_rate", _D.dropout_rate, "Dropout before the logits (release: 0.5).")
     flags.DEFINE_integer("train_steps", _D.train_steps, "Total steps (paper: 110k on Kinetics).")
     flags.DEFINE_string("model_dir", _D.model_dir,
-                        "Checkpoints, TensorBoard summaries and train_summary.json; resumes from it.")
+                        "Checkpoints, TensorBoard summaries, train_summary.json; resumes from it.")
     flags.DEFINE_string("init_checkpoint", _D.init_checkpoint,
                         "Released-layout checkpoint prefix (Kinetics or inflated ImageNet).")
     flags.DEFINE_enum("finetune_mode", _D.finetune_mode, FINETUNE_MODES,

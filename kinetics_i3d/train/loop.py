@@ -80,10 +80,10 @@ def freeze_all_but(model: keras.Model, keep: keras.layers.Layer) -> None:
 def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
     """Loads pre-trained weights named by `--init_checkpoint` into `model`; returns what it did.
 
-    I3D: a released-layout checkpoint (DeepMind's Kinetics checkpoints, `tools/inflate_inception_v1`
-    output, or a run's `<model_dir>/released/model.ckpt`). Same class count: everything is
-    restored ("all"). Otherwise (Kinetics-400 weights fine-tuned on UCF-101, Table 4) the trunk is
-    restored and the classifier keeps its fresh initialisation ("trunk").
+    I3D: a released-layout checkpoint (DeepMind's Kinetics checkpoints, the output of
+    `tools/inflate_inception_v1.py`, or a run's `<model_dir>/released/model.ckpt`). Same class
+    count: everything is restored ("all"). Otherwise (Kinetics-400 weights fine-tuned on UCF-101,
+    Table 4) the trunk is restored and the classifier keeps its fresh initialisation ("trunk").
     Baselines with ImageNet towers (sec. 2.5: "ImageNet-pretrained Inception-V1 as base network"):
     TF-slim's Inception-v1 checkpoint into every tower, logits skipped ("imagenet towers").
     """

@@ -62,7 +62,7 @@ class PlateauSchedule(tf.Module):
         return float(self.learning_rate.numpy())
 
     def update(self, val_loss: float) -> dict:
-        """Records one evaluation's loss; returns `{"improved": bool, "dropped": bool, "lr": float}`.
+        """Records one evaluation's loss; returns `{"improved": bool, "dropped": bool, "lr"}`.
 
         Eager, host-side: called between training steps, once per evaluation.
         """
@@ -94,9 +94,9 @@ class PlateauSchedule(tf.Module):
 
 
 class StepSchedule(tf.Module):
-    """Piecewise-constant learning rate: `values[i]` while `boundaries[i-1] <= step < boundaries[i]`.
+    """Piecewise-constant rate: `values[i]` while `boundaries[i-1] <= step < boundaries[i]`.
 
-    `boundaries` are strictly increasing positive step numbers; `len(values) == len(boundaries) + 1`.
+    `boundaries`: strictly increasing positive steps; `len(values) == len(boundaries) + 1`.
     Stateless apart from the step (which the trainer checkpoints), so a restart continues exactly.
     """
 
