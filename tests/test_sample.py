@@ -143,3 +143,40 @@ def test_cli_missing_flag_fails_fast(tmp_path):
     )
     assert proc.returncode != 0
     assert "--eval_type=flow needs --flow_checkpoint" in proc.stderr
+
+
+@pytest.mark.slow
+def test_video_flag_runs_the_release_preprocessing(release_dir, tmp_path):
+    from conftest import VIDEOS
+    from kinetics_i3d.serve.preprocess import load_video
+
+    video = VIDEOS / "carphone_pristine.mp4"
+    out_json = tmp_path / "video.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=rgb",
+         f"--rgb_checkpoint={release_dir / 'rgb_imagenet' / 'model.ckpt'}",
+         f"--video={video}", "--video_frames=12", f"--output_json={out_json}"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    _check_release_format(proc.stdout, labels.default_label_map(400))
+    inputs = load_video(str(video), ("rgb",), num_frames=12)
+    assert inputs["rgb"].shape == (1, 12, 224, 224, 3)
+    expected = sample.evaluate("rgb", labels.default_label_map(400),
+                               rgb_checkpoint=str(release_dir / "rgb_imagenet" / "model.ckpt"),
+                               rgb_input=inputs["rgb"])
+    np.testing.assert_allclose(json.loads(out_json.read_text())["logits"], expected.logits,
+                               atol=1e-4)
+
+
+def test_video_flag_conflicts_and_missing_files_fail_fast(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    base = [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=rgb",
+            "--rgb_checkpoint=whatever"]
+    proc = subprocess.run(base + [f"--video={tmp_path / 'none.mp4'}"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode != 0 and "none.mp4: no such file" in proc.stderr
+    proc = subprocess.run(base + [f"--video={tmp_path}", "--rgb_input=x.npy"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode != 0 and "--video replaces --rgb_input" in proc.stderr

@@ -7,6 +7,9 @@
       --flow_input=data/v_CricketShot_g04_c01_flow.npy
 
 Prints "Norm of logits: X" and the top 20 classes as "probability logit name".
+
+Instead of the .npy inputs, `--video=clip.mp4` takes a raw video through the release's
+preprocessing (25 fps, short side 256, 224 centre crop, [-1, 1]; flow by TV-L1, slow on CPU).
 """
 import json
 import os
@@ -24,6 +27,9 @@ flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (e.g. .../rgb
 flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix.")
 flags.DEFINE_string("rgb_input", None, ".npy input [1, T, 224, 224, 3] in [-1, 1].")
 flags.DEFINE_string("flow_input", None, ".npy input [1, T, 224, 224, 2] in [-1, 1].")
+flags.DEFINE_string("video", None, "A raw video file instead of --rgb_input/--flow_input.")
+flags.DEFINE_integer("video_frames", None, "Use only the first N frames of --video.")
+flags.DEFINE_enum("flow_backend", "opencv", ["opencv", "tf"], "TV-L1 implementation for --video.")
 flags.DEFINE_string("label_map", None, "Class names, one per line (default: shipped Kinetics-400, "
                     "or Kinetics-600 for --eval_type=rgb600).")
 flags.DEFINE_string("output_json", None, "Also write logits, norm and top classes here.")
@@ -33,14 +39,35 @@ flags.DEFINE_integer("top_k", 20, "How many classes to print.")
 def _check_flags():
     streams = sample.EVAL_TYPES[FLAGS.eval_type]
     for modality in streams:
-        for kind in ("checkpoint", "input"):
-            name = f"{modality}_{kind}"
-            if not FLAGS[name].value:
-                raise app.UsageError(f"--eval_type={FLAGS.eval_type} needs --{name}")
+        if not FLAGS[f"{modality}_checkpoint"].value:
+            raise app.UsageError(f"--eval_type={FLAGS.eval_type} needs --{modality}_checkpoint")
+    if FLAGS.video:
+        if any(FLAGS[f"{m}_input"].value for m in ("rgb", "flow")):
+            raise app.UsageError("--video replaces --rgb_input/--flow_input; give one or the other")
+        if not os.path.isfile(FLAGS.video):
+            raise app.UsageError(f"--video={FLAGS.video}: no such file")
+        return
     for modality in streams:
         path = FLAGS[f"{modality}_input"].value
+        if not path:
+            raise app.UsageError(f"--eval_type={FLAGS.eval_type} needs --{modality}_input (or --video)")
         if not os.path.isfile(path):
             raise app.UsageError(f"--{modality}_input={path}: no such file")
+
+
+def _inputs(streams):
+    if FLAGS.video:
+        from kinetics_i3d.serve.preprocess import load_video
+
+        inputs = load_video(FLAGS.video, streams, num_frames=FLAGS.video_frames,
+                            flow_backend=FLAGS.flow_backend)
+        source = {m: FLAGS.video for m in streams}
+    else:
+        inputs = {m: sample.load_input(FLAGS[f"{m}_input"].value, m) for m in streams}
+        source = {m: FLAGS[f"{m}_input"].value for m in streams}
+    for m, array in inputs.items():
+        logging.info("%s input from %s, shape %s", m, source[m], array.shape)
+    return inputs
 
 
 def main(argv):
@@ -51,9 +78,7 @@ def main(argv):
         names = label_maps.load_label_map(FLAGS.label_map)
     else:
         names = label_maps.default_label_map(600 if FLAGS.eval_type == "rgb600" else 400)
-    inputs = {m: sample.load_input(FLAGS[f"{m}_input"].value, m) for m in streams}
-    for m, array in inputs.items():
-        logging.info("%s input %s, shape %s", m, FLAGS[f"{m}_input"].value, array.shape)
+    inputs = _inputs(streams)
     result = sample.evaluate(
         FLAGS.eval_type,
         names,
