@@ -75,6 +75,10 @@ def test_short_run_on_shards_writes_summary_and_best_checkpoint(shard_pattern, t
     tags = {v.tag for e in events for ev in tf.compat.v1.train.summary_iterator(str(e))
             for v in ev.summary.value}
     assert {"loss", "top1", "top5", "lr", "steps_per_sec", "examples_per_sec"} <= tags
+    # Rerunning a finished run restores it, trains nothing and keeps its summary.
+    again = Trainer(config).fit(train_fn, val_fn)
+    assert again["already_complete"] and again["final_step"] == 2
+    assert json.loads((tmp_path / "model" / "train_summary.json").read_text()) == written
     # The final weights in the release's layout: what a fine-tuning run's --init_checkpoint takes.
     fresh = InceptionI3d(num_classes=2, modality="rgb")
     restore_released(fresh, written["released_checkpoint"])

@@ -38,6 +38,11 @@ def main(argv):
         raise app.UsageError(str(error))
     train_fn, val_fn = inputs.shards_dataset_fns(config, trainer.global_batch)
     summary = trainer.fit(train_fn, val_fn)
+    if summary.get("already_complete"):
+        print(f"{config.model_dir} is already at step {summary['final_step']} (--train_steps="
+              f"{config.train_steps}): nothing to train; its summary is "
+              f"{config.model_dir}/{loop.SUMMARY_JSON} (delete {config.model_dir} to start over)")
+        return 0
     train, evaluation = summary["train"], summary["eval"]
     print(f"trained {config.model} to step {summary['final_step']} "
           f"(from {summary['start_step']}) in {summary['wall_seconds']:.0f} s: "

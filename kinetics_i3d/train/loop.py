@@ -358,6 +358,16 @@ class Trainer:
         """
         config = self.config
         start_step = self.restore_or_initialize()
+        summary_path = os.path.join(config.model_dir, SUMMARY_JSON)
+        if start_step >= config.train_steps:
+            logging.info("%s is already at step %d (--train_steps=%d): nothing to train; delete "
+                         "it to start over or raise --train_steps", config.model_dir, start_step,
+                         config.train_steps)
+            if tf.io.gfile.exists(summary_path):
+                with tf.io.gfile.GFile(summary_path) as f:
+                    return dict(json.load(f), already_complete=True)
+            return {"final_step": start_step, "start_step": start_step, "train": {}, "eval": {},
+                    "already_complete": True}
         logging.info(
             "training %s (%s, finetune_mode=%s) with %s: %d replica(s), global batch %d "
             "(%d per replica), learning rate %.6g (%s schedule), momentum %g, weight decay %g, "
@@ -443,7 +453,7 @@ class Trainer:
             summary["released_checkpoint"] = export_released_checkpoint(self.model,
                                                                         config.model_dir)
             tf.io.gfile.makedirs(config.model_dir)
-            with tf.io.gfile.GFile(os.path.join(config.model_dir, SUMMARY_JSON), "w") as f:
+            with tf.io.gfile.GFile(summary_path, "w") as f:
                 json.dump(summary, f, indent=2)
             train_writer.flush()
             eval_writer.flush()
