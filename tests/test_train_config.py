@@ -60,17 +60,25 @@ def test_global_batch_must_divide_over_replicas(shard, tmp_path):
         batch_sizes(_config(shard, tmp_path, global_batch_size=5, strategy="mirrored"), 2)
 
 
-def test_every_config_field_is_a_flag():
+def _parse(args):
+    """A `TrainConfig` from command-line `args`, on a private FlagValues (no global state)."""
     from absl import flags
-    train_flags.define_flags()
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["prog", "--lr_boundaries=10,20", "--lr_values=0.1,0.01,0.001",
-                 "--model=c3d", "--batch_size_per_replica=3"])
-    config = train_flags.config_from_flags()
+    flag_values = flags.FlagValues()
+    train_flags.define_flags(flag_values)
+    flag_values(["prog", *args])
+    return train_flags.config_from_flags(flag_values)
+
+
+def test_every_config_field_is_a_flag():
+    config = _parse(["--lr_boundaries=10,20", "--lr_values=0.1,0.01,0.001", "--model=c3d",
+                     "--batch_size_per_replica=3", "--sync_batch_norm", "--strategy=mirrored"])
     assert config.lr_boundaries == (10, 20) and config.lr_values == (0.1, 0.01, 0.001)
     assert config.model == "c3d" and config.batch_size_per_replica == 3
+    assert config.sync_batch_norm and config.strategy == "mirrored"
     assert config.momentum == 0.9 and config.weight_decay == 1e-7  # release defaults
-    flags.FLAGS.unparse_flags()
+    assert _parse([]) == TrainConfig()
+    with pytest.raises(ValueError, match="--lr_boundaries must be integers"):
+        _parse(["--lr_boundaries=10,x"])
 
 
 def _run_tool(args, tmp_path):
@@ -101,15 +109,8 @@ PAPER_RUNS = sorted(p for p in (REPO_ROOT / "flags").glob("*.cfg")
 def test_every_flagfile_parses_and_validates(path, monkeypatch):
     """Each run's flagfile (paths relative to the repository root) sets a valid configuration;
     data and checkpoint files are not checked (they are not in the repository)."""
-    from absl import flags
     monkeypatch.chdir(REPO_ROOT)
-    train_flags.define_flags()
-    flags.FLAGS.unparse_flags()
-    try:
-        flags.FLAGS(["prog", f"--flagfile={path.relative_to(REPO_ROOT)}"])
-        config = train_flags.config_from_flags()
-    finally:
-        flags.FLAGS.unparse_flags()
+    config = _parse([f"--flagfile={path.relative_to(REPO_ROOT)}"])
     validate(config, check_files=False)
     assert config.model_dir.startswith("runs/")
     assert config.momentum == 0.9 and config.weight_decay == 1e-7

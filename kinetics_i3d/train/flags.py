@@ -1,7 +1,8 @@
 """The trainer's absl flags, defined once; `config_from_flags()` turns them into a `TrainConfig`.
 
-Paths given in flagfiles are used as written; the flagfiles in `flags/` use paths relative to the
-repository root, so run the tools from there.
+Every `TrainConfig` field is a flag of the same name and default. Paths given in flagfiles are
+used as written; the flagfiles in `flags/` use paths relative to the repository root, so run the
+tools from there.
 """
 from __future__ import annotations
 
@@ -13,73 +14,77 @@ from kinetics_i3d.train.config import FINETUNE_MODES, LR_SCHEDULES, STRATEGIES, 
 
 _D = TrainConfig()
 
+# (name, help) per field; enums get their choices from config.py.
+_HELP = {
+    "model": "Registered architecture (kinetics_i3d.models.names()).",
+    "modality": "I3D stream: rgb or flow (the baselines read their interface's streams).",
+    "train_pattern": "Glob of training TFRecord shards.",
+    "val_pattern": "Glob of validation TFRecord shards.",
+    "num_classes": "Number of classes.",
+    "num_frames": "I3D: frames per training clip (0: the interface's, 64 as the paper).",
+    "crop_size": "Square crop side in pixels (0: the interface's, 224 for I3D).",
+    "batch_size_per_replica": "Clips per replica per step (release: 6).",
+    "global_batch_size": "If > 0: the global batch, split evenly over replicas (must divide).",
+    "learning_rate": "Initial learning rate.",
+    "momentum": "SGD momentum (paper: 0.9).",
+    "weight_decay": "L2 on conv kernels: loss += wd * sum(w^2) / 2 (release: 1e-7).",
+    "dropout_rate": "Dropout before the logits (release: 0.5).",
+    "train_steps": "Total steps (paper: 110k on Kinetics, up to 5k on UCF-101/HMDB-51).",
+    "model_dir": "Checkpoints, TensorBoard summaries, train_summary.json; resumes from it.",
+    "init_checkpoint": "I3D: released-layout checkpoint prefix (Kinetics or inflated ImageNet); "
+                       "Inception-v1 baselines: TF-slim ImageNet checkpoint.",
+    "finetune_mode": "full: train everything; fixed: only the classifier (Table 4 'Fixed').",
+    "strategy": "default: one device; mirrored: all local devices; multi_worker: TF_CONFIG.",
+    "mixed_precision": "mixed_float16 compute with loss scaling (for GPUs).",
+    "jit_compile": "XLA-compile the per-replica forward/backward pass.",
+    "sync_batch_norm": "BatchNorm statistics over the global batch (all replicas).",
+    "lr_schedule": "plateau: drop on validation-loss plateaus (paper); steps: --lr_boundaries.",
+    "eval_every": "Evaluate every N steps (0: never).",
+    "eval_steps": "Global batches per evaluation (0: the whole validation set, one pass).",
+    "lr_drop_factor": "Plateau: multiply the rate by this.",
+    "plateau_patience": "Plateau: evaluations without improvement before a drop.",
+    "min_delta": "Plateau: an improvement must exceed this.",
+    "max_lr_drops": "Plateau: at most this many drops.",
+    "lr_boundaries": "Steps schedule: boundaries (steps), comma separated.",
+    "lr_values": "Steps schedule: rates, one more than boundaries, comma separated.",
+    "checkpoint_every": "Save a checkpoint every N steps (and at the end).",
+    "keep_checkpoints": "Periodic checkpoints kept (the best one is kept apart).",
+    "log_every": "Progress line and TensorBoard summaries every N steps.",
+    "seed": "Seed of the input order and augmentation (resumed runs add the step).",
+}
+_ENUMS = {"finetune_mode": FINETUNE_MODES, "strategy": STRATEGIES, "lr_schedule": LR_SCHEDULES}
 
-def define_flags() -> None:
-    """Defines the training flags on `absl.flags.FLAGS` (once per process)."""
-    if "train_pattern" in flags.FLAGS:
+
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Defines the training flags on `flag_values` (default: the global FLAGS), once."""
+    if "train_pattern" in flag_values:
         return
-    flags.DEFINE_string("model", _D.model, "Registered architecture (kinetics_i3d.models.names()).")
-    flags.DEFINE_string("modality", _D.modality, "rgb or flow.")
-    flags.DEFINE_string("train_pattern", _D.train_pattern, "Glob of training TFRecord shards.")
-    flags.DEFINE_string("val_pattern", _D.val_pattern, "Glob of validation TFRecord shards.")
-    flags.DEFINE_integer("num_classes", _D.num_classes, "Number of classes.")
-    flags.DEFINE_integer("num_frames", _D.num_frames,
-                         "I3D: frames per training clip (0: the interface's, 64 as the paper).")
-    flags.DEFINE_integer("crop_size", _D.crop_size,
-                         "Square crop side in pixels (0: the interface's, 224 for I3D).")
-    flags.DEFINE_integer("batch_size_per_replica", _D.batch_size_per_replica,
-                         "Clips per replica per step (release: 6).")
-    flags.DEFINE_integer("global_batch_size", _D.global_batch_size,
-                         "If > 0: the global batch, split evenly over replicas (must divide).")
-    flags.DEFINE_float("learning_rate", _D.learning_rate, "Initial learning rate.")
-    flags.DEFINE_float("momentum", _D.momentum, "SGD momentum (paper: 0.9).")
-    flags.DEFINE_float("weight_decay", _D.weight_decay,
-                       "L2 weight decay on conv kernels: loss += wd * sum(w^2)/2 (release: 1e-7).")
-    flags.DEFINE_float("dropout_rate", _D.dropout_rate, "Dropout before the logits (release: 0.5).")
-    flags.DEFINE_integer("train_steps", _D.train_steps, "Total steps (paper: 110k on Kinetics).")
-    flags.DEFINE_string("model_dir", _D.model_dir,
-                        "Checkpoints, TensorBoard summaries, train_summary.json; resumes from it.")
-    flags.DEFINE_string("init_checkpoint", _D.init_checkpoint,
-                        "Released-layout checkpoint prefix (Kinetics or inflated ImageNet).")
-    flags.DEFINE_enum("finetune_mode", _D.finetune_mode, FINETUNE_MODES,
-                      "full: train everything; fixed: only the classifier (Table 4 'Fixed').")
-    flags.DEFINE_enum("strategy", _D.strategy, STRATEGIES,
-                      "default: one device; mirrored: all local devices; multi_worker: TF_CONFIG.")
-    flags.DEFINE_boolean("mixed_precision", _D.mixed_precision,
-                         "mixed_float16 compute with loss scaling (GPU).")
-    flags.DEFINE_boolean("jit_compile", _D.jit_compile, "XLA-compile the forward/backward pass.")
-    flags.DEFINE_boolean("sync_batch_norm", _D.sync_batch_norm,
-                         "BatchNorm statistics over the global batch (all replicas).")
-    flags.DEFINE_enum("lr_schedule", _D.lr_schedule, LR_SCHEDULES,
-                      "plateau: drop on validation-loss plateaus (paper); steps: --lr_boundaries.")
-    flags.DEFINE_integer("eval_every", _D.eval_every, "Evaluate every N steps (0: never).")
-    flags.DEFINE_integer("eval_steps", _D.eval_steps,
-                         "Global batches per evaluation (0: the whole validation set).")
-    flags.DEFINE_float("lr_drop_factor", _D.lr_drop_factor, "Plateau: multiply the rate by this.")
-    flags.DEFINE_integer("plateau_patience", _D.plateau_patience,
-                         "Plateau: evaluations without improvement before a drop.")
-    flags.DEFINE_float("min_delta", _D.min_delta, "Plateau: improvement must exceed this.")
-    flags.DEFINE_integer("max_lr_drops", _D.max_lr_drops, "Plateau: at most this many drops.")
-    flags.DEFINE_list("lr_boundaries", [], "Steps schedule: boundaries (steps), comma separated.")
-    flags.DEFINE_list("lr_values", [], "Steps schedule: rates, one more than boundaries.")
-    flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every, "Save every N steps.")
-    flags.DEFINE_integer("keep_checkpoints", _D.keep_checkpoints, "Periodic checkpoints kept.")
-    flags.DEFINE_integer("log_every", _D.log_every, "Progress line and summaries every N steps.")
-    flags.DEFINE_integer("seed", _D.seed, "Seed of the input order and augmentation.")
-
-
-def config_from_flags() -> TrainConfig:
-    """A `TrainConfig` from the parsed flags; list flags that do not parse raise naming the flag."""
-    f = flags.FLAGS
-    values = {}
     for field in dataclasses.fields(TrainConfig):
-        values[field.name] = f[field.name].value
+        name, default, text = field.name, getattr(_D, field.name), _HELP[field.name]
+        if name in _ENUMS:
+            flags.DEFINE_enum(name, default, _ENUMS[name], text, flag_values=flag_values)
+        elif isinstance(default, bool):
+            flags.DEFINE_boolean(name, default, text, flag_values=flag_values)
+        elif isinstance(default, tuple):
+            flags.DEFINE_list(name, [], text, flag_values=flag_values)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(name, default, text, flag_values=flag_values)
+        elif isinstance(default, float):
+            flags.DEFINE_float(name, default, text, flag_values=flag_values)
+        else:
+            flags.DEFINE_string(name, default, text, flag_values=flag_values)
+
+
+def config_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> TrainConfig:
+    """A `TrainConfig` from the parsed flags; list flags that do not parse raise naming the flag."""
+    values = {f.name: flag_values[f.name].value for f in dataclasses.fields(TrainConfig)}
     try:
-        values["lr_boundaries"] = tuple(int(v) for v in f.lr_boundaries)
+        values["lr_boundaries"] = tuple(int(v) for v in values["lr_boundaries"])
     except ValueError:
-        raise ValueError(f"--lr_boundaries must be integers, got {f.lr_boundaries}") from None
+        raise ValueError(
+            f"--lr_boundaries must be integers, got {values['lr_boundaries']}") from None
     try:
-        values["lr_values"] = tuple(float(v) for v in f.lr_values)
+        values["lr_values"] = tuple(float(v) for v in values["lr_values"])
     except ValueError:
-        raise ValueError(f"--lr_values must be numbers, got {f.lr_values}") from None
+        raise ValueError(f"--lr_values must be numbers, got {values['lr_values']}") from None
     return TrainConfig(**values)
