@@ -32,6 +32,9 @@ def main(argv):
     from kinetics_i3d.train import inputs, loop, strategy as strategy_lib
 
     strategy = strategy_lib.make_strategy(config.strategy)
+    import keras
+
+    keras.utils.set_random_seed(config.seed)  # initial weights (broadcast from worker 0), dropout
     try:
         trainer = loop.Trainer(config, strategy)
     except ValueError as error:
