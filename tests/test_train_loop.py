@@ -240,3 +240,34 @@ def test_mixed_precision_computes_in_float16_and_unscales_the_update(tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     for a, b in zip(reference, update):
         np.testing.assert_allclose(b, a, atol=2e-3 * float(np.abs(a).max()) + 1e-5)
+
+
+def test_bn_momentum_flag_sets_every_batch_norm(tmp_path):
+    from kinetics_i3d.models.bn_lstm import BNLSTMCell
+    from kinetics_i3d.train.loop import build_model
+
+    def batch_norms(model):
+        return [l for l in model._flatten_layers(include_self=False, recursive=True)
+                if isinstance(l, (keras.layers.BatchNormalization, BNLSTMCell))]
+
+    default = build_model(TrainConfig(model="i3d", num_classes=3))
+    assert {bn.momentum for bn in batch_norms(default)} == {0.999}  # the release's decay
+    model = build_model(TrainConfig(model="i3d", num_classes=3, bn_momentum=0.5))
+    norms = batch_norms(model)
+    assert len(norms) == 57 and {bn.momentum for bn in norms} == {0.5}
+    # It is honoured: one training-mode call moves the moving mean halfway to the batch mean.
+    first = model.trunk[0]
+    x = tf.random.stateless_uniform([2, 9, 32, 32, 3], seed=(1, 1), minval=-1, maxval=1)
+    conv_out = first.conv(x)
+    model.trunk[0](x, training=True)
+    batch_mean = tf.reduce_mean(conv_out, axis=[0, 1, 2, 3]).numpy()
+    np.testing.assert_allclose(first.bn.moving_mean.numpy(), 0.5 * batch_mean, atol=1e-5)
+    lstm = build_model(TrainConfig(model="convnet_lstm", num_classes=3, bn_momentum=0.9))
+    assert any(isinstance(bn, BNLSTMCell) for bn in batch_norms(lstm))
+    assert {bn.momentum for bn in batch_norms(lstm)} == {0.9}
+    with pytest.raises(ValueError, match="--bn_momentum must be in"):
+        from kinetics_i3d.train.config import validate
+
+        validate(TrainConfig(model="i3d", num_classes=3, bn_momentum=1.5, model_dir=str(tmp_path),
+                             train_pattern=str(tmp_path / "*.tfrecord"),
+                             val_pattern=str(tmp_path / "*.tfrecord")), check_files=False)

@@ -45,6 +45,7 @@ class TrainConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     sync_batch_norm: bool = False
+    bn_momentum: float = 0.0  # 0: the model's own (release: 0.999)
     lr_schedule: str = "plateau"
     eval_every: int = 1000
     eval_steps: int = 0  # 0: the whole validation set
@@ -125,6 +126,9 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
         raise ValueError(f"--momentum must be in [0, 1), got {config.momentum}")
     if config.weight_decay < 0:
         raise ValueError(f"--weight_decay must be >= 0, got {config.weight_decay}")
+    if not 0.0 <= config.bn_momentum < 1.0:
+        raise ValueError(f"--bn_momentum must be in [0, 1) (0: the model's own), got "
+                         f"{config.bn_momentum}")
     if not 0.0 <= config.dropout_rate < 1.0:
         raise ValueError(f"--dropout_rate must be in [0, 1), got {config.dropout_rate}")
     if config.finetune_mode not in FINETUNE_MODES:

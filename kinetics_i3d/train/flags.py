@@ -38,6 +38,8 @@ _HELP = {
     "mixed_precision": "mixed_float16 compute with loss scaling (for GPUs).",
     "jit_compile": "XLA-compile the per-replica forward/backward pass.",
     "sync_batch_norm": "BatchNorm statistics over the global batch (all replicas).",
+    "bn_momentum": "If > 0: momentum of every BatchNorm's moving statistics (release: 0.999); "
+                   "short runs need less (the smoke run uses 0.5).",
     "lr_schedule": "plateau: drop on validation-loss plateaus (paper); steps: --lr_boundaries.",
     "eval_every": "Evaluate every N steps (0: never).",
     "eval_steps": "Global batches per evaluation (0: the whole validation set, one pass).",

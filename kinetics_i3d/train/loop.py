@@ -38,12 +38,23 @@ RELEASED_SUBDIR = "released"
 
 
 def build_model(config: TrainConfig) -> keras.Model:
-    """The registered architecture `--model` with the flags' modality, dropout and sync BN."""
+    """The registered architecture `--model` with the flags' modality, dropout and sync BN.
+
+    `--bn_momentum` > 0 replaces the momentum of every BatchNorm layer's moving statistics (the
+    release's 0.999 needs thousands of steps before inference-mode outputs are meaningful).
+    """
     try:
-        return models.build(config.model, config.num_classes, **config.model_kwargs)
+        model = models.build(config.model, config.num_classes, **config.model_kwargs)
     except TypeError as error:
         raise ValueError(f"--model={config.model} does not take one of the options "
                          f"{sorted(config.model_kwargs)} ({error})") from None
+    if config.bn_momentum > 0:
+        from kinetics_i3d.models.bn_lstm import BNLSTMCell  # recurrent BN keeps its own statistics
+
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            if isinstance(layer, (keras.layers.BatchNormalization, BNLSTMCell)):
+                layer.momentum = config.bn_momentum
+    return model
 
 
 def classifier_layer(model: keras.Model) -> keras.layers.Layer:
