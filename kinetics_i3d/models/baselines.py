@@ -23,6 +23,7 @@ from kinetics_i3d.layers.inception import BN_EPSILON, BN_MOMENTUM
 from kinetics_i3d.models.bn_lstm import BNLSTMCell
 from kinetics_i3d.models.i3d import InceptionI3d
 from kinetics_i3d.models.inception_v1 import MIXED_5C_CHANNELS, InceptionV1
+from kinetics_i3d.models.checks import check_dropout_rate, check_num_classes
 
 # The paper gives no dropout for the baselines: 0.5 before each new classifier, as InceptionI3d's
 # default.
@@ -134,10 +135,8 @@ class ConvNetLSTM(keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        check_num_classes(num_classes)
+        check_dropout_rate(dropout_rate)
         self.num_classes = int(num_classes)
         self.lstm_units = int(lstm_units)
         self.max_steps = int(max_steps)
@@ -227,15 +226,13 @@ class C3D(keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        check_num_classes(num_classes)
         for arg, value in (("frames", frames), ("image_size", image_size), ("fc_units", fc_units)):
             if int(value) < 1:
                 raise ValueError(f"C3D {arg} must be positive, got {value}")
         if len(filters) != len(C3D_CONV_NAMES):
             raise ValueError(f"C3D needs {len(C3D_CONV_NAMES)} conv widths, got filters={filters}")
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        check_dropout_rate(dropout_rate)
         self.num_classes = int(num_classes)
         self.frames = int(frames)
         self.image_size = int(image_size)
@@ -351,12 +348,10 @@ class TwoStream2D(keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        check_num_classes(num_classes)
         if int(flow_frames) < 1:
             raise ValueError(f"flow_frames must be positive, got {flow_frames}")
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        check_dropout_rate(dropout_rate)
         self.num_classes = int(num_classes)
         self.flow_frames = int(flow_frames)
         self.dropout_rate = float(dropout_rate)
@@ -443,12 +438,10 @@ class Fused3DTwoStream(keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        check_num_classes(num_classes)
         if int(flow_frames) < 1:
             raise ValueError(f"flow_frames must be positive, got {flow_frames}")
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        check_dropout_rate(dropout_rate)
         if float(init_stddev) <= 0.0:
             raise ValueError(f"init_stddev must be positive, got {init_stddev}")
         self.num_classes = int(num_classes)

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kinetics_i3d.layers import InceptionModule, Unit, inception_v1_backbone, pool_layer
 from kinetics_i3d.modalities import get_modality
+from kinetics_i3d.models.checks import check_dropout_rate, check_num_classes
 
 # The release's endpoints, in order (i3d.py VALID_ENDPOINTS).
 VALID_ENDPOINTS = (
@@ -118,10 +119,8 @@ class InceptionI3d(keras.Model):
         super().__init__(name=name, **kwargs)
         if final_endpoint not in VALID_ENDPOINTS:
             raise ValueError(f"final_endpoint must be one of {VALID_ENDPOINTS}, got {final_endpoint!r}")
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        check_num_classes(num_classes)
+        check_dropout_rate(dropout_rate)
         self.num_classes = int(num_classes)
         self.modality = get_modality(modality)
         self.dropout_rate = float(dropout_rate)

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from kinetics_i3d.layers import InceptionModule, Unit, inception_v1_backbone, pool_layer
+from kinetics_i3d.models.checks import check_dropout_rate, check_num_classes
 
 # slim inception_v1_base endpoints, then the head's (slim's `end_points` keys).
 TRUNK_ENDPOINTS = (
@@ -79,12 +80,10 @@ class InceptionV1(keras.Model):
         super().__init__(name=name, **kwargs)
         if final_endpoint not in ENDPOINTS:
             raise ValueError(f"final_endpoint must be one of {ENDPOINTS}, got {final_endpoint!r}")
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        check_num_classes(num_classes)
         if int(input_channels) < 1:
             raise ValueError(f"input_channels must be positive, got {input_channels}")
-        if not 0.0 <= float(dropout_rate) < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
+        check_dropout_rate(dropout_rate)
         self.num_classes = int(num_classes)
         self.input_channels = int(input_channels)
         self.dropout_rate = float(dropout_rate)
