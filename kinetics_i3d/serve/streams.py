@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kinetics_i3d.checkpoints import read_num_classes, restore_released
+from kinetics_i3d.checkpoints import load_released, read_num_classes
 from kinetics_i3d.labels import default_label_map, load_label_map
 from kinetics_i3d.models import InceptionI3d
 
@@ -33,8 +33,10 @@ def load_stream(modality: str, checkpoint: str | None, num_classes: int | None =
         raise ClassCountError(
             f"{modality} checkpoint {checkpoint!r} has {have} classes (Logits/Conv3d_0c_1x1 bias), "
             f"expected {num_classes} (label map / other stream)")
-    model = InceptionI3d(have, modality=modality, dropout_rate=0.0, final_endpoint=final_endpoint)
-    restore_released(model, checkpoint)
+    model = load_released(checkpoint, dropout_rate=0.0, final_endpoint=final_endpoint)
+    if model.modality.name != modality:
+        raise ValueError(f"{modality} stream: checkpoint {checkpoint!r} is a "
+                         f"{model.modality.name} checkpoint")
     return model
 
 
