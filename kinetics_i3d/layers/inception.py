@@ -306,3 +306,38 @@ def inception_v1_backbone(
         mixed("Mixed_5b"),
         mixed("Mixed_5c"),
     ]
+
+
+def build_trunk(layers: list[keras.layers.Layer], channels: int, rank: int) -> int:
+    """Creates the weights of a trunk from its input channel count alone; returns its output's.
+
+    Spatial and temporal sizes stay unknown, so a model has its variables (and parameter count)
+    right after construction, without a forward pass.
+    """
+    for layer in layers:
+        shape = (None,) * (rank + 1) + (channels,)
+        if isinstance(layer, Unit):
+            layer.build(shape)
+            channels = layer.filters
+        elif isinstance(layer, InceptionModule):
+            layer.build(shape)
+            channels = layer.output_channels
+    return channels
+
+
+def apply_trunk(layers: list[keras.layers.Layer], x, training=None):
+    """Runs a trunk; conv units and modules get `training` (their BatchNorm), pools do not."""
+    for layer in layers:
+        x = layer(x, training=training) if isinstance(layer, (Unit, InceptionModule)) else layer(x)
+    return x
+
+
+def trunk_named_units(endpoints: list[str], layers: list[keras.layers.Layer]) -> list[tuple[str, Unit]]:
+    """`(checkpoint path, unit)` for every conv unit of a trunk, e.g. `Mixed_4b/Branch_1/Conv3d_0b_3x3`."""
+    named = []
+    for endpoint, layer in zip(endpoints, layers):
+        if isinstance(layer, Unit):
+            named.append((endpoint, layer))
+        elif isinstance(layer, InceptionModule):
+            named.extend((f"{endpoint}/{path}", unit) for path, unit in layer.named_units())
+    return named

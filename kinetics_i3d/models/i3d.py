@@ -4,7 +4,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kinetics_i3d.layers import InceptionModule, Unit, inception_v1_backbone, pool_layer
+from kinetics_i3d.layers import (
+    Unit,
+    apply_trunk,
+    build_trunk,
+    inception_v1_backbone,
+    pool_layer,
+    trunk_named_units,
+)
 from kinetics_i3d.modalities import get_modality
 from kinetics_i3d.models.checks import check_dropout_rate, check_num_classes
 
@@ -29,8 +36,6 @@ VALID_ENDPOINTS = (
     "Logits",
     "Predictions",
 )
-
-_TRAINABLE = (Unit, InceptionModule)  # layers that take `training` (BatchNorm inside)
 
 # Head (sec. 2.4 and i3d.py): 2x7x7 average pool, stride 1, VALID, on Mixed_5c.
 HEAD_POOL = (2, 7, 7)
@@ -142,14 +147,7 @@ class InceptionI3d(keras.Model):
         return self.modality.channels
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        for layer in self.trunk:
-            if isinstance(layer, Unit):
-                layer.build((None, None, None, None, channels))
-                channels = layer.filters
-            elif isinstance(layer, InceptionModule):
-                layer.build((None, None, None, None, channels))
-                channels = layer.output_channels
+        channels = build_trunk(self.trunk, input_shape[-1], rank=3)
         if self.head is not None:
             self.head.build((None, None, None, None, channels))
         self.built = True
@@ -171,8 +169,7 @@ class InceptionI3d(keras.Model):
         self._check_input(x)
         if self.compute_dtype != x.dtype:
             x = tf.cast(x, self.compute_dtype)
-        for layer in self.trunk:
-            x = layer(x, training=training) if isinstance(layer, _TRAINABLE) else layer(x)
+        x = apply_trunk(self.trunk, x, training=training)
         if self.head is None:
             return x
         logits = self.head(x, training=training)
@@ -182,12 +179,7 @@ class InceptionI3d(keras.Model):
 
     def named_units(self) -> list[tuple[str, Unit]]:
         """`(release path, unit)` for every conv unit, e.g. `("Mixed_4b/Branch_1/Conv3d_0b_3x3", u)`."""
-        named = []
-        for endpoint, layer in zip(self.trunk_endpoints, self.trunk):
-            if isinstance(layer, Unit):
-                named.append((endpoint, layer))
-            elif isinstance(layer, InceptionModule):
-                named.extend((f"{endpoint}/{path}", unit) for path, unit in layer.named_units())
+        named = trunk_named_units(self.trunk_endpoints, self.trunk)
         if self.head is not None:
             named.append(("Logits/Conv3d_0c_1x1", self.head.logits))
         return named

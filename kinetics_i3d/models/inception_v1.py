@@ -12,7 +12,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kinetics_i3d.layers import InceptionModule, Unit, inception_v1_backbone, pool_layer
+from kinetics_i3d.layers import (
+    Unit,
+    apply_trunk,
+    build_trunk,
+    inception_v1_backbone,
+    pool_layer,
+    trunk_named_units,
+)
 from kinetics_i3d.models.checks import check_dropout_rate, check_num_classes
 
 # slim inception_v1_base endpoints, then the head's (slim's `end_points` keys).
@@ -48,7 +55,6 @@ IMAGENET_CLASSES = 1001
 DEFAULT_DROPOUT_RATE = 0.2
 MIXED_5C_CHANNELS = 1024
 
-_TRAINABLE = (Unit, InceptionModule)  # layers that take `training` (BatchNorm inside)
 
 
 @keras.saving.register_keras_serializable(package="kinetics_i3d")
@@ -111,14 +117,7 @@ class InceptionV1(keras.Model):
         self.build((None, None, None, self.input_channels))
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        for layer in self.trunk:
-            if isinstance(layer, Unit):
-                layer.build((None, None, None, channels))
-                channels = layer.filters
-            elif isinstance(layer, InceptionModule):
-                layer.build((None, None, None, channels))
-                channels = layer.output_channels
+        channels = build_trunk(self.trunk, input_shape[-1], rank=2)
         if self.logits is not None:
             self.logits.build((None, 1, 1, channels))
         self.built = True
@@ -156,8 +155,7 @@ class InceptionV1(keras.Model):
         self._check_input(x)
         if self.compute_dtype != x.dtype:
             x = tf.cast(x, self.compute_dtype)
-        for layer in self.trunk:
-            x = layer(x, training=training) if isinstance(layer, _TRAINABLE) else layer(x)
+        x = apply_trunk(self.trunk, x, training=training)
         if self.avg_pool is None:
             return x
         self._check_pool_input(x)
@@ -177,12 +175,7 @@ class InceptionV1(keras.Model):
         Paths are relative to the `InceptionV1/` scope; the logits unit is
         `Logits/Conv2d_0c_1x1` (present for `final_endpoint` Logits or Predictions).
         """
-        named = []
-        for endpoint, layer in zip(self.trunk_endpoints, self.trunk):
-            if isinstance(layer, Unit):
-                named.append((endpoint, layer))
-            elif isinstance(layer, InceptionModule):
-                named.extend((f"{endpoint}/{path}", unit) for path, unit in layer.named_units())
+        named = trunk_named_units(self.trunk_endpoints, self.trunk)
         if self.logits is not None:
             named.append(("Logits/Conv2d_0c_1x1", self.logits))
         return named
