@@ -1,5 +1,4 @@
 """The label maps shipped with the package."""
-from pathlib import Path
 
 import pytest
 

@@ -8,7 +8,6 @@ Multi-worker: run the same command on every worker with --strategy=multi_worker 
 Rerunning a command with the same --model_dir resumes from its newest checkpoint.
 """
 from absl import app
-from absl import flags
 from absl import logging
 
 from kinetics_i3d import filesystems

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from kinetics_i3d.checkpoints.released import SCOPE_SUFFIX, _open
+from kinetics_i3d.checkpoints.released import SCOPE_SUFFIX, SLIM_NAMING, _open, unit_variable_names
 from kinetics_i3d.layers import InceptionModule, Unit
 from kinetics_i3d.modalities import get_modality
 from kinetics_i3d.models.i3d import InceptionI3d
@@ -42,24 +42,13 @@ _IGNORED = re.compile(
 # slim names <-> InceptionV1
 
 
-def slim_unit_variable_names(path: str, unit: Unit) -> dict[str, object]:
-    """slim names (relative to `InceptionV1/`) of one unit's Keras variables."""
-    names = {f"{path}/weights": unit.conv.kernel}
-    if unit.conv.use_bias:
-        names[f"{path}/biases"] = unit.conv.bias
-    if unit.bn is not None:
-        names[f"{path}/BatchNorm/beta"] = unit.bn.beta
-        names[f"{path}/BatchNorm/moving_mean"] = unit.bn.moving_mean
-        names[f"{path}/BatchNorm/moving_variance"] = unit.bn.moving_variance
-    return names
-
-
 def slim_variable_names(model2d) -> dict[str, object]:
     """Full slim name (`InceptionV1/Conv2d_1a_7x7/weights`) -> Keras variable of an `InceptionV1`."""
     names: dict[str, object] = {}
     for path, unit in model2d.named_units():
         names.update(
-            {f"{SLIM_SCOPE}/{n}": v for n, v in slim_unit_variable_names(path, unit).items()}
+            {f"{SLIM_SCOPE}/{n}": v
+             for n, v in unit_variable_names(path, unit, SLIM_NAMING).items()}
         )
     return names
 

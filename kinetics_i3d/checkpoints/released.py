@@ -36,15 +36,28 @@ class ReleasedLayout:
     num_classes: int | None  # from the logits bias, None if the checkpoint has no logits
 
 
-def unit_variable_names(path: str, unit) -> dict[str, object]:
-    """Release-relative names of one unit's Keras variables: `{"<path>/conv_3d/w": kernel, ...}`."""
-    names = {f"{path}/conv_3d/w": unit.conv.kernel}
+@dataclasses.dataclass(frozen=True)
+class UnitNaming:
+    """How a checkpoint names one conv unit's variables under the unit's path."""
+
+    kernel: str
+    bias: str
+    batch_norm: str
+
+
+# Sonnet's Unit3D in DeepMind's release; TF-slim's conv2d + batch_norm (inception_v1.py).
+RELEASE_NAMING = UnitNaming(kernel="conv_3d/w", bias="conv_3d/b", batch_norm="batch_norm")
+SLIM_NAMING = UnitNaming(kernel="weights", bias="biases", batch_norm="BatchNorm")
+
+
+def unit_variable_names(path: str, unit, naming: UnitNaming = RELEASE_NAMING) -> dict[str, object]:
+    """Checkpoint names of one unit's Keras variables: `{"<path>/conv_3d/w": kernel, ...}`."""
+    names = {f"{path}/{naming.kernel}": unit.conv.kernel}
     if unit.conv.use_bias:
-        names[f"{path}/conv_3d/b"] = unit.conv.bias
+        names[f"{path}/{naming.bias}"] = unit.conv.bias
     if unit.bn is not None:
-        names[f"{path}/batch_norm/beta"] = unit.bn.beta
-        names[f"{path}/batch_norm/moving_mean"] = unit.bn.moving_mean
-        names[f"{path}/batch_norm/moving_variance"] = unit.bn.moving_variance
+        for stat in ("beta", "moving_mean", "moving_variance"):
+            names[f"{path}/{naming.batch_norm}/{stat}"] = getattr(unit.bn, stat)
     return names
 
 
