@@ -52,6 +52,17 @@ def test_valid_config_passes(shard, tmp_path):
                      lr_values=(0.1, 0.01, 0.001), val_pattern="", eval_every=0))
 
 
+def test_init_checkpoint_may_be_a_runs_checkpoint_folder(shard, tmp_path):
+    """A run's `<model_dir>/ckpt` (a folder with TF's `checkpoint` index file) is accepted; a
+    folder without one is refused naming the flag."""
+    folder = tmp_path / "kinetics" / "ckpt"
+    folder.mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*ckpt'.*no checkpoint there"):
+        validate(_config(shard, tmp_path, init_checkpoint=str(folder)))
+    (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
+    validate(_config(shard, tmp_path, init_checkpoint=str(folder), finetune_mode="fixed"))
+
+
 def test_global_batch_must_divide_over_replicas(shard, tmp_path):
     assert batch_sizes(_config(shard, tmp_path, batch_size_per_replica=6), 4) == (24, 6)
     assert batch_sizes(_config(shard, tmp_path, global_batch_size=8), 2) == (8, 4)
@@ -117,6 +128,36 @@ def test_every_flagfile_parses_and_validates(path, monkeypatch):
     if path.name.startswith(("ucf101", "hmdb51")):
         assert config.num_classes == (101 if path.name.startswith("ucf101") else 51)
         assert config.finetune_mode == ("fixed" if "fixed" in path.name else "full")
-        assert config.init_checkpoint and config.train_steps == 5000
+        assert config.train_steps == 5000
+        # Table 4 Original: ImageNet (inflated for I3D), or from scratch for the C3D-like model.
+        if path.stem.endswith("_original"):
+            assert bool(config.init_checkpoint) == (config.model != "c3d")
+        else:
+            assert config.init_checkpoint
     elif path.name != "smoke.cfg":
         assert config.num_classes == 400 and config.train_steps == 110_000
+
+
+TABLE4_ARCHITECTURES = ("convnet_lstm", "c3d", "two_stream", "fused_two_stream", "i3d_rgb",
+                        "i3d_flow")
+
+
+@pytest.mark.parametrize("dataset", ["ucf101", "hmdb51"])
+def test_every_table4_cell_has_a_flagfile(dataset, monkeypatch):
+    """Table 4: every architecture, Original / Fixed / Full-FT; the baselines' Fixed and Full-FT
+    runs start from the checkpoints of their own Kinetics run (its flagfile's --model_dir)."""
+    monkeypatch.chdir(REPO_ROOT)
+    for arch in TABLE4_ARCHITECTURES:
+        for mode in ("original", "fixed", "fullft"):
+            path = REPO_ROOT / "flags" / f"{dataset}_{arch}_{mode}.cfg"
+            assert path.exists(), path
+            config = _parse([f"--flagfile=flags/{path.name}"])
+            if arch.startswith("i3d"):
+                assert (config.model, config.modality) == ("i3d", arch[len("i3d_"):])
+            else:
+                assert config.model == arch
+            if arch.startswith("i3d") or mode == "original":
+                continue
+            kinetics = _parse([f"--flagfile=flags/{arch}_kinetics400.cfg"])
+            assert kinetics.model == config.model
+            assert config.init_checkpoint == f"{kinetics.model_dir}/ckpt"

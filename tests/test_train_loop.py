@@ -271,3 +271,103 @@ def test_bn_momentum_flag_sets_every_batch_norm(tmp_path):
         validate(TrainConfig(model="i3d", num_classes=3, bn_momentum=1.5, model_dir=str(tmp_path),
                              train_pattern=str(tmp_path / "*.tfrecord"),
                              val_pattern=str(tmp_path / "*.tfrecord")), check_files=False)
+
+
+def _small_c3d(config):
+    from kinetics_i3d.models import C3D
+
+    return C3D(num_classes=config.num_classes, frames=4, image_size=16, filters=(4,) * 8,
+               fc_units=8, dropout_rate=config.dropout_rate)
+
+
+def _c3d_step(trainer, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (2, 4, 16, 16, 3)).astype(np.float32)
+    iterator = iter(trainer.strategy.distribute_datasets_from_function(
+        in_memory_dataset_fn(x, np.array([0, 1]), 2)))
+    trainer.train_step(iterator)
+
+
+def test_checkpoints_hold_every_weight_and_seed_another_run(tmp_path):
+    """A run's checkpoint holds all the model's weights (convs and BatchNorm statistics, not only
+    the classifier) so a restart gets them back; another run (Table 4 Fixed/Full-FT of a
+    baseline) starts from its `ckpt` folder: same class count restores everything, a different
+    one everything but the classifier, and Fixed then changes only the classifier."""
+    keras.utils.set_random_seed(3)
+    source = Trainer(_config(tmp_path, model="c3d", num_classes=5, batch_size_per_replica=2,
+                             model_dir=str(tmp_path / "kinetics")), model_fn=_small_c3d)
+    _c3d_step(source, 0)  # BN statistics and weights move away from their initial values
+    source._save(source.manager)
+    trained = {v.path: v.numpy().copy() for v in source.model.weights}
+
+    keras.utils.set_random_seed(4)  # different initial weights
+    resumed = Trainer(_config(tmp_path, model="c3d", num_classes=5, batch_size_per_replica=2,
+                              model_dir=str(tmp_path / "kinetics")), model_fn=_small_c3d)
+    assert resumed.restore_or_initialize() == 1
+    for v in resumed.model.weights:
+        np.testing.assert_array_equal(v.numpy(), trained[v.path], err_msg=v.path)
+
+    same = Trainer(_config(tmp_path, model="c3d", num_classes=5, batch_size_per_replica=2,
+                           model_dir=str(tmp_path / "same"),
+                           init_checkpoint=str(tmp_path / "kinetics" / CHECKPOINT_SUBDIR)),
+                   model_fn=_small_c3d)
+    assert same.restore_or_initialize() == 0 and same.init_restored == "all"
+    for v in same.model.weights:
+        np.testing.assert_array_equal(v.numpy(), trained[v.path], err_msg=v.path)
+
+    fixed = Trainer(_config(tmp_path, model="c3d", num_classes=3, batch_size_per_replica=2,
+                            model_dir=str(tmp_path / "fixed"), finetune_mode="fixed",
+                            learning_rate=0.1, lr_values=(0.1,),
+                            init_checkpoint=str(tmp_path / "kinetics" / CHECKPOINT_SUBDIR)),
+                    model_fn=_small_c3d)
+    assert fixed.restore_or_initialize() == 0 and fixed.init_restored == "trunk"
+    head = {v.path for v in fixed.model.classifier.weights}
+    assert head == {"c3d/fc8/kernel", "c3d/fc8/bias"}
+    assert fixed.model.classifier.kernel.shape == (8, 3)
+    for v in fixed.model.weights:
+        if v.path not in head:
+            np.testing.assert_array_equal(v.numpy(), trained[v.path], err_msg=v.path)
+    assert any("moving_mean" in p for p in trained)
+    before = {v.path: v.numpy().copy() for v in fixed.model.weights}
+    _c3d_step(fixed, 1)
+    changed = {v.path for v in fixed.model.weights
+               if not np.array_equal(v.numpy(), before[v.path])}
+    assert changed == head
+
+
+def test_two_stream_fixed_trains_both_stream_classifiers(tmp_path):
+    from kinetics_i3d.models import TwoStream2D
+    from kinetics_i3d.train.loop import classifier_layers
+
+    model = TwoStream2D(num_classes=3)
+    assert classifier_layers(model) == [model.rgb_classifier, model.flow_classifier]
+    keras.utils.set_random_seed(5)
+    source = Trainer(_config(tmp_path, model="two_stream", model_dir=str(tmp_path / "src")),
+                     model_fn=lambda c: TwoStream2D(num_classes=4))
+    source._save(source.manager)
+    fixed = Trainer(_config(tmp_path, model="two_stream", num_classes=3, finetune_mode="fixed",
+                            init_checkpoint=str(tmp_path / "src" / CHECKPOINT_SUBDIR)),
+                    model_fn=lambda c: TwoStream2D(num_classes=c.num_classes))
+    assert [v.path for v in fixed.train_variables] == [
+        "two_stream/rgb_Logits/kernel", "two_stream/rgb_Logits/bias",
+        "two_stream/flow_Logits/kernel", "two_stream/flow_Logits/bias"]
+    fixed.restore_or_initialize()
+    assert fixed.init_restored == "trunk"
+    src = {v.path: v for v in source.model.weights}
+    np.testing.assert_array_equal(fixed.model.flow_tower.weights[0].numpy(),
+                                  src[fixed.model.flow_tower.weights[0].path].numpy())
+
+
+def test_init_checkpoint_of_another_architecture_is_refused(tmp_path):
+    keras.utils.set_random_seed(6)
+    source = Trainer(_config(tmp_path, model="c3d", model_dir=str(tmp_path / "src")),
+                     model_fn=_small_c3d)
+    source._save(source.manager)
+    other = Trainer(_config(tmp_path, model="i3d", model_dir=str(tmp_path / "other"),
+                            init_checkpoint=str(tmp_path / "src" / CHECKPOINT_SUBDIR)))
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*has no weight 'inception_i3d/"):
+        other.restore_or_initialize()
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*a folder without a checkpoint"):
+        from kinetics_i3d.train.loop import run_checkpoint
+
+        run_checkpoint(str(tmp_path))

@@ -32,7 +32,8 @@ _HELP = {
     "train_steps": "Total steps (paper: 110k on Kinetics, up to 5k on UCF-101/HMDB-51).",
     "model_dir": "Checkpoints, TensorBoard summaries, train_summary.json; resumes from it.",
     "init_checkpoint": "I3D: released-layout checkpoint prefix (Kinetics or inflated ImageNet); "
-                       "Inception-v1 baselines: TF-slim ImageNet checkpoint.",
+                       "Inception-v1 baselines: TF-slim ImageNet checkpoint; any model: another "
+                       "run's checkpoint, or its <model_dir>/ckpt or best folder (newest).",
     "finetune_mode": "full: train everything; fixed: only the classifier (Table 4 'Fixed').",
     "strategy": "default: one device; mirrored: all local devices; multi_worker: TF_CONFIG.",
     "mixed_precision": "mixed_float16 compute with loss scaling (for GPUs).",

@@ -35,6 +35,7 @@ SUMMARY_JSON = "train_summary.json"
 CHECKPOINT_SUBDIR = "ckpt"
 BEST_SUBDIR = "best"
 RELEASED_SUBDIR = "released"
+MODEL_KEY = "model"  # the model's weights in the trainer's checkpoints
 
 
 def build_model(config: TrainConfig) -> keras.Model:
@@ -57,35 +58,110 @@ def build_model(config: TrainConfig) -> keras.Model:
     return model
 
 
-def classifier_layer(model: keras.Model) -> keras.layers.Layer:
-    """The last, class-scoring layer: I3D's `Logits/Conv3d_0c_1x1` (`model.head.logits`), or a
-    model's `classifier` attribute (the baselines)."""
+def classifier_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The last, class-scoring layer(s): I3D's `Logits/Conv3d_0c_1x1` (`model.head.logits`), a
+    model's `classifier` (C3D, ConvNet+LSTM, 3D-Fused), or Two-Stream's `rgb_classifier` and
+    `flow_classifier` (one per stream, Table 4 'Fixed' trains both)."""
     head = getattr(model, "head", None)
     if head is not None and getattr(head, "logits", None) is not None:
-        return head.logits
+        return [head.logits]
     layer = getattr(model, "classifier", None)
     if isinstance(layer, keras.layers.Layer):
-        return layer
+        return [layer]
+    streams = [getattr(model, f"{s}_classifier", None) for s in ("rgb", "flow")]
+    if all(isinstance(layer, keras.layers.Layer) for layer in streams):
+        return streams
     raise ValueError(f"--finetune_mode=fixed: cannot find the classifier of {model.name} "
-                     f"(expected model.head.logits or model.classifier)")
+                     f"(expected model.head.logits, model.classifier or "
+                     f"model.rgb_classifier/flow_classifier)")
 
 
-def freeze_all_but(model: keras.Model, keep: keras.layers.Layer) -> None:
-    """Sets `trainable=False` on every layer of `model` except `keep` and its ancestors.
+def classifier_layer(model: keras.Model) -> keras.layers.Layer:
+    """The single classifier of `model` (`classifier_layers`); raises for two-classifier models."""
+    layers = classifier_layers(model)
+    if len(layers) != 1:
+        raise ValueError(f"{model.name} has {len(layers)} classifiers; use classifier_layers")
+    return layers[0]
+
+
+def freeze_all_but(model: keras.Model,
+                   keep: keras.layers.Layer | list[keras.layers.Layer]) -> None:
+    """Sets `trainable=False` on every layer of `model` except `keep` (one layer or a list) and
+    their ancestors.
 
     Frozen BatchNorm layers run in inference mode in Keras 3, so their moving statistics stay
     those of the pre-trained network (Table 4 'Fixed': features from Kinetics).
     """
+    keep_ids = {id(layer) for layer in (keep if isinstance(keep, list) else [keep])}
+
     def walk(layer):
         for child in layer._flatten_layers(include_self=False, recursive=False):
-            if child is keep:
+            if id(child) in keep_ids:
                 continue
             inner = list(child._flatten_layers(include_self=False, recursive=True))
-            if any(sub is keep for sub in inner):
+            if any(id(sub) in keep_ids for sub in inner):
                 walk(child)
             else:
                 child.trainable = False
     walk(model)
+
+
+def model_weights(model: keras.Model) -> dict[str, keras.Variable]:
+    """Every weight of `model` (trainable and BatchNorm statistics) keyed by its Keras path.
+
+    What the trainer's checkpoints save as `model`: `tf.train.Checkpoint(model=model)` does not
+    reach layers a Keras 3 model holds in Python lists (I3D's trunk, C3D's convs, Inception-v1's
+    towers), so it would save only the classifier.
+    """
+    weights = {}
+    for variable in model.weights:
+        if variable.path in weights:
+            raise ValueError(f"{model.name}: two weights share the path {variable.path!r}")
+        weights[variable.path] = variable
+    return weights
+
+
+def _checkpoint_key(path: str) -> str:
+    """The key `tf.train.Checkpoint(model=model_weights(m))` stores the weight `path` under
+    (TF escapes '.' as '..' and '/' as '.S' in object names)."""
+    name = path.replace(".", "..").replace("/", ".S")
+    return f"{MODEL_KEY}/{name}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def run_checkpoint(path: str) -> str | None:
+    """The trainer checkpoint `path` names, or None when it is another kind (released layout,
+    TF-slim). A folder (a run's `<model_dir>/ckpt` or `<model_dir>/best`) gives its newest."""
+    if tf.io.gfile.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise ValueError(f"--init_checkpoint={path!r}: a folder without a checkpoint "
+                             f"(expected a run's <model_dir>/{CHECKPOINT_SUBDIR} or {BEST_SUBDIR})")
+        return latest
+    keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    return path if any(key.startswith(MODEL_KEY + "/") for key in keys) else None
+
+
+def restore_run_weights(model: keras.Model, prefix: str) -> str:
+    """Loads the weights of another run's trainer checkpoint `prefix` into `model` (same
+    architecture). Same class count: everything ("all"); otherwise (a Kinetics-400 run
+    fine-tuned on UCF-101, Table 4) all but the classifier(s), which keep their fresh
+    initialisation ("trunk"). Raises naming a weight the checkpoint lacks."""
+    shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    weights = model_weights(model)
+    head = {v.path for layer in classifier_layers(model) for v in layer.weights}
+    same_head = all(shapes.get(_checkpoint_key(p)) == list(weights[p].shape) for p in head)
+    subset = {p: v for p, v in weights.items() if same_head or p not in head}
+    missing = [p for p in subset if _checkpoint_key(p) not in shapes]
+    if missing:
+        raise ValueError(f"--init_checkpoint={prefix!r} has no weight {missing[0]!r} of "
+                         f"--model={model.name} ({len(missing)} missing): not a run of this "
+                         f"architecture?")
+    status = tf.train.Checkpoint(**{MODEL_KEY: subset}).restore(prefix)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("init: restored %d of %d weights from run checkpoint %s%s", len(subset),
+                 len(weights), prefix,
+                 "" if same_head else " (different class count: classifier freshly initialised)")
+    return "all" if same_head else "trunk"
 
 
 def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
@@ -97,9 +173,15 @@ def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
     Table 4) the trunk is restored and the classifier keeps its fresh initialisation ("trunk").
     Baselines with ImageNet towers (sec. 2.5: "ImageNet-pretrained Inception-V1 as base network"):
     TF-slim's Inception-v1 checkpoint into every tower, logits skipped ("imagenet towers").
+    Any model: another run's trainer checkpoint of the same architecture (a prefix, or its
+    `<model_dir>/ckpt` / `best` folder for the newest), `restore_run_weights` ("all" or "trunk"):
+    how the baselines start Table 4's Fixed and Full-FT runs from their Kinetics runs.
     """
     from kinetics_i3d import checkpoints
 
+    run_prefix = run_checkpoint(prefix)
+    if run_prefix is not None:
+        return restore_run_weights(model, run_prefix)
     if isinstance(model, models.InceptionI3d):
         try:
             ckpt_classes = checkpoints.read_num_classes(prefix)
@@ -129,9 +211,9 @@ def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
         for tower in towers:
             checkpoints.restore_slim_inception_v1(tower, prefix, skip_logits=True)
         return "imagenet towers"
-    raise ValueError(f"--init_checkpoint: {type(model).__name__} (--model) has no loader: I3D "
-                     f"takes released-layout checkpoints, the Inception-v1 baselines TF-slim "
-                     f"ImageNet ones")
+    raise ValueError(f"--init_checkpoint={prefix!r}: {type(model).__name__} (--model) takes only "
+                     f"a trainer checkpoint of its own architecture (I3D also released-layout "
+                     f"ones, the Inception-v1 baselines also TF-slim ImageNet ones)")
 
 
 def export_released_checkpoint(model: keras.Model, model_dir: str) -> str | None:
@@ -177,14 +259,11 @@ class Trainer:
             self.model = (model_fn or build_model)(config)
             self.init_restored = ""
             self.sequence_loss = isinstance(self.model, models.ConvNetLSTM)
-            if config.init_checkpoint and not isinstance(self.model, models.InceptionI3d) \
-                    and not getattr(self.model, "imagenet_towers", None):
-                raise ValueError(f"--init_checkpoint: --model={config.model} has no checkpoint "
-                                 f"loader (I3D: released layout; Inception-v1 baselines: TF-slim)")
             if config.finetune_mode == "fixed":
-                classifier = classifier_layer(self.model)
-                freeze_all_but(self.model, classifier)
-                self.train_variables = list(classifier.trainable_variables)
+                classifiers = classifier_layers(self.model)
+                freeze_all_but(self.model, classifiers)
+                self.train_variables = [v for layer in classifiers
+                                        for v in layer.trainable_variables]
             else:
                 self.train_variables = list(self.model.trainable_variables)
             # Release: L2 weight decay on the convolution kernels (not on BN offsets or biases).
@@ -207,10 +286,11 @@ class Trainer:
                 self.schedule = PlateauSchedule(config.learning_rate, config.lr_drop_factor,
                                                 config.plateau_patience, config.min_delta,
                                                 config.max_lr_drops)
+        weights = model_weights(self.model)
         self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, step=self.step, schedule=self.schedule,
-            best_val_loss=self.best_val_loss, best_step=self.best_step)
-        self.best_checkpoint = tf.train.Checkpoint(model=self.model, step=self.step)
+            optimizer=self.optimizer, step=self.step, schedule=self.schedule,
+            best_val_loss=self.best_val_loss, best_step=self.best_step, **{MODEL_KEY: weights})
+        self.best_checkpoint = tf.train.Checkpoint(step=self.step, **{MODEL_KEY: weights})
         self._write_dir = self._worker_dir(config.model_dir)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, os.path.join(self._write_dir, CHECKPOINT_SUBDIR),
