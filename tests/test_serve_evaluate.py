@@ -1,5 +1,6 @@
 """Whole-video evaluation over shards, reports, splits (kinetics_i3d.serve.evaluate)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from kinetics_i3d.checkpoints import export_released, write_checkpoint
 from kinetics_i3d.ingest.sequence import make_sequence_example
 from kinetics_i3d.serve import evaluate, metrics
 from kinetics_i3d.serve.chunked import ChunkedI3D
-from kinetics_i3d.serve.streams import load_stream
+from kinetics_i3d.serve.streams import ClassCountError, load_stream
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -118,3 +119,149 @@ def test_expand_split():
     assert evaluate.expand_split("ucf/test{split}-*", "2") == "ucf/test2-*"
     with pytest.raises(ValueError, match="must contain"):
         evaluate.expand_split("ucf/test-*", "2")
+
+
+# ------------------------------------------------------------------ baselines from trainer runs
+BASELINE_KWARGS = {  # tiny variants; the test interfaces' layouts at 32 px
+    "convnet_lstm": dict(lstm_units=16),
+    "c3d": dict(frames=16, image_size=32, fc_units=16, filters=(4,) * 8),
+    "two_stream": {},
+    "fused_two_stream": dict(fusion_channels=8),
+}
+CROP = 32
+
+
+def _trainer_run(name, model_dir, num_classes=4, seed=3):
+    """A Trainer that saved its (untrained) weights through its own checkpoint managers."""
+    from kinetics_i3d import models
+    from kinetics_i3d.train import TrainConfig, Trainer
+
+    tf.keras.utils.set_random_seed(seed)
+    config = TrainConfig(model=name, model_dir=str(model_dir), train_pattern="in-memory",
+                         num_classes=num_classes, lr_schedule="steps", lr_values=(0.01,),
+                         eval_every=0)
+    trainer = Trainer(config, model_fn=lambda c: models.build(
+        name, c.num_classes, **BASELINE_KWARGS[name]))
+    trainer._save(trainer.manager)
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def small_shard(tmp_path_factory):
+    """3 videos at 32x40 px (short side = the 32 px crop): 30, 12 and 7 frames, RGB + flow."""
+    root = tmp_path_factory.mktemp("baselines")
+    rng = np.random.default_rng(5)
+    videos = []
+    for i, (n, label) in enumerate([(30, 1), (12, 3), (7, 1)]):
+        rgb = rng.integers(0, 256, (n, CROP, 40, 3)).astype(np.uint8)
+        flow = rng.normal(0, 4, (n - 1, CROP, 40, 2)).astype(np.float32)
+        videos.append((f"clip_{i}", label, rgb, flow))
+    return _shard(root / "test.tfrecord", videos)
+
+
+@pytest.mark.parametrize("name", ["convnet_lstm", "c3d", "two_stream", "fused_two_stream"])
+def test_baseline_from_trainer_model_dir(name, small_shard, tmp_path):
+    # The evaluator restores the trainer's checkpoint and scores each video in the model's test
+    # interface: its logits and metrics equal the trainer's own model on the same test batches.
+    from kinetics_i3d.data import make_dataset
+
+    trainer = _trainer_run(name, tmp_path / "run")
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    out = tmp_path / "out"
+    result = evaluate.run_model_evaluation(
+        name, small_shard, str(tmp_path / "run"), str(out), label_map=str(label_map),
+        batch_size=2, crop_size=CROP, short_side=CROP, model_kwargs=BASELINE_KWARGS[name])
+    (batch,) = make_dataset(small_shard, name, split="test", batch_size=3, num_classes=4,
+                            crop_size=CROP, short_side=CROP).as_numpy_iterator()
+    inputs = evaluate.model_inputs(batch, name)
+    expected = trainer.model(inputs, training=False).numpy()
+    assert expected.shape == (3, 4) and np.ptp(expected) > 1e-4
+    tol = 1e-4 * max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(result.logits, expected, atol=tol)
+    assert result.media_ids == ["clip_0", "clip_1", "clip_2"]
+    want = metrics.compute_metrics(expected, np.array([1, 3, 1]), 4)
+    summary = json.load(open(out / "metrics.json"))
+    assert summary["top1"] == pytest.approx(want.top1)
+    assert summary["mean_class_accuracy"] == pytest.approx(want.mean_class_accuracy)
+    assert summary["model"] == name and summary["checkpoint"].endswith("ckpt-0")
+    records = [json.loads(line) for line in open(out / "predictions.jsonl")]
+    assert [r["label"] for r in records] == [1, 3, 1]
+    assert [r["top"][0]["index"] for r in records] == list(np.argmax(expected, axis=1))
+    # Spans before a video loops: ConvNet+LSTM 246 frames, C3D 240, 3D-Fused 250; Two-Stream's
+    # 25 snapshots of 1 rgb + 10 flow frames overlap in videos of 11 frames and more.
+    assert [r["looped"] for r in records] == (
+        [False, False, True] if name == "two_stream" else [True] * 3)
+    assert [r["num_frames"] for r in records] == [30, 12, 7]
+    if name == "two_stream":
+        per_stream = trainer.model.stream_logits(inputs, training=False)
+        for m in ("rgb", "flow"):
+            np.testing.assert_allclose(result.stream_logits[m], per_stream[m].numpy(), atol=tol)
+        assert set(summary["streams"]) == {"rgb", "flow"}
+    saved = np.load(out / "logits.npz")
+    np.testing.assert_allclose(saved["logits"], result.logits)
+
+
+def test_baseline_checkpoint_choice_and_errors(tmp_path):
+    trainer = _trainer_run("convnet_lstm", tmp_path / "run")
+    latest_bias = trainer.model.classifier.bias.numpy().copy()
+    trainer.model.classifier.bias.assign(latest_bias + 1.0)
+    trainer._save(trainer.best_manager)  # what a new best validation loss writes
+    kwargs = BASELINE_KWARGS["convnet_lstm"]
+    run = str(tmp_path / "run")
+    for which, bias in (("auto", latest_bias + 1.0), ("best", latest_bias + 1.0),
+                        ("latest", latest_bias)):
+        model, path = evaluate.load_trained_model("convnet_lstm", run, which, 4, kwargs)
+        np.testing.assert_allclose(model.classifier.bias.numpy(), bias)
+        assert (os.sep + ("ckpt" if which == "latest" else "best") + os.sep) in path
+    with pytest.raises(FileNotFoundError, match="empty_dir"):
+        evaluate.load_trained_model("convnet_lstm", str(tmp_path / "empty_dir"), "auto")
+    with pytest.raises(ClassCountError, match=r"run.*has 4 classes, expected 5"):
+        evaluate.load_trained_model("convnet_lstm", run, "auto", 5, kwargs)
+    with pytest.raises(ValueError, match=r"does not match --model=convnet_lstm.*bn_lstm"):
+        evaluate.load_trained_model("convnet_lstm", run, "auto", 4, dict(lstm_units=8))
+    with pytest.raises(ValueError, match=r"not a trainer checkpoint of --model=c3d"):
+        evaluate.load_trained_model("c3d", run, "latest", 4, BASELINE_KWARGS["c3d"])
+
+
+def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
+    # tools/evaluate.py --model=convnet_lstm --model_dir=<run>: the registry's default
+    # ConvNet+LSTM, 32 px crops (the run's --crop_size), batches of 2 with a partial last one.
+    from kinetics_i3d.data import make_dataset
+    from kinetics_i3d.train import TrainConfig, Trainer
+
+    tf.keras.utils.set_random_seed(4)
+    run = tmp_path / "run"
+    config = TrainConfig(model="convnet_lstm", model_dir=str(run), train_pattern="in-memory",
+                         num_classes=4, crop_size=CROP, lr_schedule="steps", lr_values=(0.01,),
+                         eval_every=0)
+    trainer = Trainer(config)
+    trainer._save(trainer.manager)
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(REPO_ROOT / "tools" / "evaluate.py"), "--model=convnet_lstm",
+           f"--shards={small_shard}", f"--model_dir={run}", f"--label_map={label_map}",
+           f"--crop_size={CROP}", "--batch_size=2", f"--output_dir={out}"]
+    env = {"PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (batch,) = make_dataset(small_shard, "convnet_lstm", split="test", batch_size=3,
+                            num_classes=4, crop_size=CROP).as_numpy_iterator()
+    expected = trainer.model(batch["rgb"], training=False).numpy()
+    saved = np.load(out / "logits.npz")
+    np.testing.assert_allclose(saved["logits"], expected,
+                               atol=1e-4 * max(1.0, float(np.abs(expected).max())))
+    summary = json.load(open(out / "metrics.json"))
+    want = metrics.compute_metrics(expected, np.array([1, 3, 1]), 4)
+    assert summary["top1"] == pytest.approx(want.top1)
+    assert summary["top5"] == pytest.approx(want.top5)
+    assert summary["model"] == "convnet_lstm" and summary["model_dir"] == str(run)
+    # Clear errors (the class count one: test_baseline_checkpoint_choice_and_errors): a folder
+    # without a checkpoint; I3D's checkpoint flags with a baseline.
+    bad = [c for c in cmd if not c.startswith("--model_dir")] + [f"--model_dir={tmp_path}/none"]
+    proc = subprocess.run(bad, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and f"--model_dir='{tmp_path}/none' holds no trainer" in proc.stderr
+    proc = subprocess.run(cmd + ["--rgb_checkpoint=x"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode != 0 and "--model=i3d only" in proc.stderr

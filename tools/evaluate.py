@@ -1,4 +1,5 @@
-"""Whole-video evaluation of RGB, Flow or two-stream I3D on MediaSequence test shards.
+"""Whole-video evaluation of I3D (RGB, Flow, two-stream) or a baseline on MediaSequence test
+shards.
 
   python tools/evaluate.py --shards='data/kinetics400/test-*.tfrecord' \
       --rgb_checkpoint=runs/rgb/model.ckpt --flow_checkpoint=runs/flow/model.ckpt \
@@ -13,6 +14,13 @@ time; two streams: logits added. Writes to --output_dir (per split in split_<s>/
 metrics.json (top-1, top-5, mean class accuracy; fused and per stream), per_class_accuracy.csv,
 confusion.csv, confusion.png (row-normalised heat map), predictions.jsonl (media id, label,
 top-5), logits.npz; with --splits also splits.json (mean and per-split numbers).
+
+The baselines trained by tools/train.py, in their own test interfaces (Table 1: ConvNet+LSTM 50
+frames, last step; C3D 15 clips of 16 averaged; Two-Stream 25 snapshots averaged; 3D-Fused 25 rgb
++ 250 flow), restored from the run's --model_dir (best checkpoint if any, else the newest):
+
+  python tools/evaluate.py --model=two_stream --model_dir=runs/two_stream \
+      --shards='data/kinetics400/test-*.tfrecord' --output_dir=eval/two_stream
 """
 import json
 import os
@@ -24,7 +32,18 @@ from absl import app, flags
 from kinetics_i3d.serve import chunked, evaluate, streams
 
 FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "i3d", ("i3d",) + evaluate.BASELINES,
+                  "i3d: --rgb_checkpoint/--flow_checkpoint; a baseline: --model_dir.")
 flags.DEFINE_string("shards", None, "Test shard pattern (with {split} when --splits is given).")
+flags.DEFINE_string("model_dir", None, "Baselines: the trainer's --model_dir (with {split} when "
+                    "--splits is given).")
+flags.DEFINE_string("checkpoint", "auto", "Baselines: auto (best, else latest), best, latest, or "
+                    "a checkpoint prefix.")
+flags.DEFINE_integer("num_classes", None, "Baselines: expected class count (default: the label "
+                     "map's, else the checkpoint's).")
+flags.DEFINE_integer("batch_size", 1, "Baselines: videos per forward pass.")
+flags.DEFINE_integer("crop_size", 0, "Baselines: crop side (0: the interface's; give the run's "
+                     "--crop_size).")
 flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (release layout).")
 flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix (release layout).")
 flags.DEFINE_list("splits", None, "Split names substituted for {split}; results are averaged.")
@@ -39,23 +58,56 @@ flags.mark_flag_as_required("shards")
 flags.mark_flag_as_required("output_dir")
 
 
+def _kwargs() -> tuple[dict, dict]:
+    """(checkpoint arguments, evaluation keyword arguments) for --model."""
+    i3d_only = [f for f in ("rgb_checkpoint", "flow_checkpoint", "max_frames")
+                if FLAGS[f].present]
+    baseline_only = [f for f in ("model_dir", "checkpoint", "num_classes", "batch_size",
+                                 "crop_size") if FLAGS[f].present]
+    common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k)
+    if FLAGS.model == "i3d":
+        if baseline_only:
+            raise app.UsageError(f"--{', --'.join(baseline_only)}: baselines only (--model)")
+        templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
+                     if FLAGS[f"{m}_checkpoint"].value}
+        if not templates:
+            raise app.UsageError("give --rgb_checkpoint and/or --flow_checkpoint")
+        return ({"checkpoints": templates},
+                dict(common, max_frames=FLAGS.max_frames, chunk_steps=FLAGS.chunk_steps))
+    if i3d_only:
+        raise app.UsageError(f"--{', --'.join(i3d_only)}: --model=i3d only; --model="
+                             f"{FLAGS.model} restores from --model_dir")
+    if not FLAGS.model_dir:
+        raise app.UsageError(f"--model={FLAGS.model} needs --model_dir (the trainer's)")
+    if FLAGS.batch_size < 1 or FLAGS.crop_size < 0:
+        raise app.UsageError("--batch_size must be >= 1 and --crop_size >= 0")
+    return ({"model_dir": FLAGS.model_dir},
+            dict(common, checkpoint=FLAGS.checkpoint, num_classes=FLAGS.num_classes,
+                 batch_size=FLAGS.batch_size, crop_size=FLAGS.crop_size or None))
+
+
 def main(argv):
     del argv
-    templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
-                 if FLAGS[f"{m}_checkpoint"].value}
-    if not templates:
-        raise app.UsageError("give --rgb_checkpoint and/or --flow_checkpoint")
-    kwargs = dict(label_map=FLAGS.label_map, max_frames=FLAGS.max_frames,
-                  chunk_steps=FLAGS.chunk_steps, top_k=FLAGS.top_k)
+    where, kwargs = _kwargs()
     try:
         if FLAGS.splits:
-            average = evaluate.run_splits(FLAGS.splits, FLAGS.shards, templates, FLAGS.output_dir,
-                                          **kwargs)
+            average = evaluate.run_splits(FLAGS.splits, FLAGS.shards, where.get("checkpoints"),
+                                          FLAGS.output_dir, model=FLAGS.model,
+                                          model_dir=where.get("model_dir"), **kwargs)
             print(json.dumps(average))
+        elif FLAGS.model == "i3d":
+            result = evaluate.run_evaluation(FLAGS.shards, where["checkpoints"], FLAGS.output_dir,
+                                             **kwargs)
+            print(json.dumps(result.metrics.summary()))
         else:
-            result = evaluate.run_evaluation(FLAGS.shards, templates, FLAGS.output_dir, **kwargs)
+            result = evaluate.run_model_evaluation(FLAGS.model, FLAGS.shards, FLAGS.model_dir,
+                                                   FLAGS.output_dir, **kwargs)
             print(json.dumps(result.metrics.summary()))
     except (streams.ClassCountError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}") from None
+    except ValueError as e:
+        if FLAGS.model == "i3d":
+            raise
         raise SystemExit(f"error: {e}") from None
 
 

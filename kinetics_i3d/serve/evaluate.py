@@ -9,6 +9,13 @@ interface", sec. 3); their records say `"looped": true`.
 
 `evaluate_videos` works on any iterable of `TestVideo`; `shard_videos` makes one from
 MediaSequence shards with `kinetics_i3d.data.make_dataset(..., "i3d", split="test")`.
+
+The paper's baselines (`BASELINES`: ConvNet+LSTM, C3D, Two-Stream, 3D-Fused Two-Stream) are
+evaluated in their own test interfaces (Table 1, `kinetics_i3d.data.interfaces`):
+`run_model_evaluation` restores a registry model from a trainer `--model_dir`
+(`load_trained_model`), reads test batches with `make_dataset(pattern, <model name>, "test")`
+and scores them with `evaluate_model`; the results go through the same `EvaluationResult`,
+`write_evaluation` and prediction records as I3D's.
 """
 from __future__ import annotations
 
@@ -18,10 +25,13 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from kinetics_i3d import models
+from kinetics_i3d.data.interfaces import get_interface
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import metrics, streams
 from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
@@ -121,10 +131,17 @@ def evaluate_videos(videos: Iterable[TestVideo], runners: dict[str, ChunkedI3D],
     finally:
         if out:
             out.close()
+    return _make_result(media_ids, labels, fused, per_stream, num_classes, top_k)
+
+
+def _make_result(media_ids: list[str], labels: list[int], logits: list[np.ndarray],
+                 per_stream: dict[str, list[np.ndarray]], num_classes: int,
+                 top_k: int) -> EvaluationResult:
+    """Stacks per-video logits `[K]` into an `EvaluationResult` with its metrics."""
     if not labels:
         raise ValueError("no test videos were read")
     labels_arr = np.asarray(labels, np.int64)
-    fused_arr = np.stack(fused)
+    fused_arr = np.stack(logits)
     streams = {m: np.stack(v) for m, v in per_stream.items()}
     return EvaluationResult(
         media_ids=media_ids,
@@ -193,18 +210,256 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     return result
 
 
-def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | None],
-               output_dir: str, **kwargs) -> dict:
+def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | None] | None,
+               output_dir: str, model: str = "i3d", model_dir: str | None = None,
+               **kwargs) -> dict:
     """`run_evaluation` per split (`{split}` substituted, results in `split_<s>/`), then the
-    mean over splits written to `splits.json` and returned (`metrics.average_splits`)."""
+    mean over splits written to `splits.json` and returned (`metrics.average_splits`).
+
+    `model` other than "i3d" (one of `BASELINES`): `run_model_evaluation` per split with
+    `{split}` substituted in `model_dir` too (`checkpoints` unused).
+    """
     results = []
     for split in splits:
-        ckpts = {m: expand_split(c, split) if c else None for m, c in checkpoints.items()}
         out = os.path.join(output_dir, f"split_{split}")
-        results.append(run_evaluation(expand_split(shards, split), ckpts, out,
-                                      extra={"split": split}, **kwargs).metrics)
+        if model == "i3d":
+            ckpts = {m: expand_split(c, split) if c else None for m, c in checkpoints.items()}
+            result = run_evaluation(expand_split(shards, split), ckpts, out,
+                                    extra={"split": split}, **kwargs)
+        else:
+            result = run_model_evaluation(model, expand_split(shards, split),
+                                          expand_split(model_dir, split), out,
+                                          extra={"split": split}, **kwargs)
+        results.append(result.metrics)
     average = metrics.average_splits(results)
     average["splits"] = list(splits)
     with open(os.path.join(output_dir, "splits.json"), "w", encoding="utf-8") as f:
         json.dump(average, f, indent=2)
     return average
+
+
+# ------------------------------------------------------------------ the baselines (Table 1)
+BASELINES = ("convnet_lstm", "c3d", "two_stream", "fused_two_stream")
+CHECKPOINT_CHOICES = ("auto", "best", "latest")
+
+
+def find_trainer_checkpoint(model_dir: str, which: str = "auto") -> str:
+    """The checkpoint prefix a trainer `--model_dir` holds (`kinetics_i3d.train.loop`).
+
+    which: "latest" (newest of `<model_dir>/ckpt`), "best" (`<model_dir>/best`, the lowest
+      validation loss), "auto" (best if there is one, else latest), or a checkpoint prefix.
+    Raises `FileNotFoundError` naming the directory when there is no such checkpoint.
+    """
+    from kinetics_i3d.train.loop import BEST_SUBDIR, CHECKPOINT_SUBDIR
+
+    if which not in CHECKPOINT_CHOICES:
+        if not tf.io.gfile.exists(which + ".index"):
+            raise FileNotFoundError(f"--checkpoint={which!r}: no checkpoint there (expected "
+                                    f"{CHECKPOINT_CHOICES} or a prefix with a .index file)")
+        return which
+    subdirs = {"best": [BEST_SUBDIR], "latest": [CHECKPOINT_SUBDIR],
+               "auto": [BEST_SUBDIR, CHECKPOINT_SUBDIR]}[which]
+    for sub in subdirs:
+        latest = tf.train.latest_checkpoint(os.path.join(model_dir, sub))
+        if latest:
+            return latest
+    raise FileNotFoundError(
+        f"--model_dir={model_dir!r} holds no trainer checkpoint in "
+        f"{' or '.join(os.path.join(model_dir, d) for d in subdirs)} (--checkpoint={which})")
+
+
+def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
+                       num_classes: int | None = None, model_kwargs: dict | None = None
+                       ) -> tuple[keras.Model, str]:
+    """A registry model (`kinetics_i3d.models.build`) with the weights of a trainer run.
+
+    Only the model's weights are read: the trainer saves them under "model" keyed by Keras path
+    (`kinetics_i3d.train.loop.model_weights`); its optimizer, step and schedule are ignored.
+    Every weight of the model must be in the checkpoint with the same shape. Returns (model,
+    checkpoint prefix).
+
+    Args:
+      model_name: one of `BASELINES`.
+      model_dir: the trainer's `--model_dir`.
+      which: see `find_trainer_checkpoint`.
+      num_classes: expected class count (None: the checkpoint's classifier's).
+      model_kwargs: extra builder arguments the run used (e.g. `lstm_units`; the trainer's own
+        runs use the defaults).
+    Raises:
+      FileNotFoundError: no checkpoint in `model_dir`.
+      streams.ClassCountError: the checkpoint has another class count than `num_classes`.
+      ValueError: the checkpoint is not one of `model_name` (missing or mis-shaped weights).
+    """
+    from kinetics_i3d.train.loop import (MODEL_KEY, _checkpoint_key, classifier_layers,
+                                         model_weights)
+
+    if model_name not in BASELINES:
+        raise ValueError(f"--model={model_name!r}: expected one of {BASELINES} (or i3d)")
+    path = find_trainer_checkpoint(model_dir, which)
+    shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    where = f"checkpoint {path!r} (--model_dir={model_dir!r})"
+
+    def build(count: int) -> keras.Model:
+        return models.build(model_name, count, **{"dropout_rate": 0.0, **(model_kwargs or {})})
+
+    model = build(num_classes or 1)
+    bias_key = _checkpoint_key(classifier_layers(model)[0].bias.path)
+    if bias_key not in shapes or len(shapes[bias_key]) != 1:
+        raise ValueError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
+                         f"checkpoint of --model={model_name}")
+    have = int(shapes[bias_key][0])
+    if num_classes is not None and have != num_classes:
+        raise streams.ClassCountError(f"{where} has {have} classes, expected {num_classes} "
+                                      f"(--num_classes / label map)")
+    if have != model.num_classes:
+        model = build(have)
+    weights = model_weights(model)
+    for weight_path, weight in weights.items():
+        saved = shapes.get(_checkpoint_key(weight_path))
+        if saved != list(weight.shape):
+            raise ValueError(
+                f"{where} does not match --model={model_name} with {have} classes: weight "
+                f"{weight_path!r} is {list(weight.shape)} in the model, "
+                f"{'missing' if saved is None else saved} in the checkpoint")
+    status = tf.train.Checkpoint(**{MODEL_KEY: weights}).restore(path)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("restored %s (%d classes, %d weights) from %s", model_name, have, len(weights),
+                 path)
+    return model, path
+
+
+def _required_frames(sampling) -> int:
+    """Frames a test sampling spans before it loops (`processors.snapshot_starts`)."""
+    if sampling.snapshot_stride is None:
+        return sampling.footprint
+    return (sampling.num_snapshots - 1) * sampling.snapshot_stride + sampling.footprint
+
+
+def model_inputs(batch: dict[str, np.ndarray], model_name: str) -> np.ndarray | dict:
+    """A test batch of `make_dataset(..., model_name, "test")` -> what the model takes.
+
+    Single-stream models (ConvNet+LSTM, C3D) take `batch["rgb"]`; two-stream models a dict of
+    "rgb" and "flow". These interfaces sample a fixed number of snapshots (short videos are
+    looped, not padded), so every `{m}_mask` is all true; one that is not raises, so a padded
+    frame can never enter a prediction.
+    """
+    interface = get_interface(model_name)
+    for m in interface.modalities:
+        mask = batch.get(f"{m}_mask")
+        if mask is not None and not np.all(mask):
+            raise ValueError(f"{model_name} test batch has padded {m} entries (mask false); "
+                             f"its interface has a fixed layout, padding is not expected")
+    if interface.modalities == ("rgb",):
+        return batch["rgb"]
+    return {m: batch[m] for m in interface.modalities}
+
+
+def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
+                   model_name: str, class_names: Sequence[str],
+                   predictions_path: str | None = None, total: int | None = None,
+                   top_k: int = 5) -> EvaluationResult:
+    """Scores every test batch with `model(inputs, training=False)` in its test interface.
+
+    Args:
+      batches: numpy test batches of `make_dataset(..., model_name, split="test")` (e.g.
+        ConvNet+LSTM rgb `[B, 50, 224, 224, 3]`; Two-Stream rgb `[B, 25, 224, 224, 3]` and flow
+        `[B, 25, 10, 224, 224, 2]`), float32 in [-1, 1], with `label`, `media_id`, `num_frames`.
+      model: a `BASELINES` model giving logits `[B, K]` (ConvNet+LSTM: the last step;
+        Two-Stream, C3D: the averaged prediction's logits).
+      predictions_path: if given, one JSON line per video (`metrics.prediction_record`, plus
+        `num_frames` (stored RGB frames) and `looped` (shorter than the interface's span);
+        Two-Stream also `stream_top1`).
+    Returns an `EvaluationResult`; Two-Stream's `stream_logits` holds its rgb and flow streams
+    (each averaged over its 25 snapshots), the others' is empty.
+    """
+    num_classes = len(class_names)
+    sampling = get_interface(model_name).test
+    two_stream = hasattr(model, "stream_logits")
+    # Flow frame t spans RGB frames t..t+1, so a two-stream video loops with the flow's period.
+    uses_flow = bool(sampling.flow_offsets)
+    required = _required_frames(sampling)
+
+    @tf.function(reduce_retracing=True)
+    def predict(inputs):
+        if two_stream:
+            return model.stream_logits(inputs, training=False)
+        return {"joint": model(inputs, training=False)}
+
+    media_ids, labels, fused = [], [], []
+    per_stream = {m: [] for m in ("rgb", "flow")} if two_stream else {}
+    progbar = tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
+    start = time.perf_counter()
+    done = 0
+    out = open(predictions_path, "w", encoding="utf-8") if predictions_path else None
+    try:
+        for batch in batches:
+            logits = {k: v.numpy() for k, v in predict(model_inputs(batch, model_name)).items()}
+            if logits["joint"].shape[-1] != num_classes:
+                raise ValueError(f"{model_name} gives {logits['joint'].shape[-1]} logits; the "
+                                 f"label map has {num_classes} classes")
+            for i in range(len(batch["label"])):
+                media_id = batch["media_id"][i].decode()
+                label = int(batch["label"][i])
+                media_ids.append(media_id)
+                labels.append(label)
+                fused.append(logits["joint"][i])
+                for m in per_stream:
+                    per_stream[m].append(logits[m][i])
+                if out:
+                    rec = metrics.prediction_record(media_id, label, logits["joint"][i],
+                                                    class_names, k=top_k)
+                    stored = int(batch["num_frames"][i])
+                    rec["num_frames"] = stored
+                    rec["looped"] = stored - int(uses_flow) < required
+                    if per_stream:
+                        rec["stream_top1"] = {m: class_names[int(np.argmax(logits[m][i]))]
+                                              for m in per_stream}
+                    out.write(json.dumps(rec) + "\n")
+                done += 1
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            progbar.update(done, [("videos/s", rate)])
+    finally:
+        if out:
+            out.close()
+    return _make_result(media_ids, labels, fused, per_stream, num_classes, top_k)
+
+
+def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_dir: str,
+                         label_map: str | None = None, checkpoint: str = "auto",
+                         num_classes: int | None = None, batch_size: int = 1,
+                         crop_size: int | None = None, short_side: int | None = None,
+                         top_k: int = 5, extra: dict | None = None,
+                         model_kwargs: dict | None = None) -> EvaluationResult:
+    """Restores a trained baseline from `model_dir`, evaluates every video of `shards` in the
+    model's test interface, writes the same reports as `run_evaluation`.
+
+    Args:
+      model_name: one of `BASELINES` (the registry and interface name).
+      model_dir: the trainer's `--model_dir`; `checkpoint` picks the checkpoint in it
+        (`find_trainer_checkpoint`).
+      num_classes: expected class count (None: the checkpoint's); the label map must agree.
+      batch_size: videos per forward pass (any: these interfaces have fixed layouts).
+      crop_size, short_side: override the interface's (a run trained with `--crop_size`).
+      model_kwargs: extra builder arguments (`load_trained_model`).
+    Raises `FileNotFoundError` (no checkpoint / no shards), `streams.ClassCountError` (class
+    counts disagree), `ValueError` (checkpoint of another model).
+    """
+    from kinetics_i3d.data import make_dataset
+    from kinetics_i3d.labels import load_label_map
+
+    if num_classes is None and label_map:
+        num_classes = len(load_label_map(label_map))  # build the model once, at that count
+    model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
+                                     model_kwargs)
+    names = streams.class_names(model.num_classes, label_map)
+    os.makedirs(output_dir, exist_ok=True)
+    dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
+                           num_classes=model.num_classes, crop_size=crop_size,
+                           short_side=short_side)
+    result = evaluate_model(dataset.as_numpy_iterator(), model, model_name, names,
+                            os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
+    write_evaluation(result, names, output_dir,
+                     extra={**(extra or {}), "model": model_name, "shards": shards,
+                            "model_dir": model_dir, "checkpoint": path})
+    log_summary(output_dir, result)
+    return result
