@@ -265,3 +265,29 @@ def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
     proc = subprocess.run(cmd + ["--rgb_checkpoint=x"], env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode != 0 and "--model=i3d only" in proc.stderr
+
+
+def test_baseline_splits_average(tmp_path):
+    # --splits with a baseline: {split} in the shards and in --model_dir (one run per split).
+    rng = np.random.default_rng(6)
+    logits = {}
+    for split, labels in (("1", [0, 2]), ("2", [3])):
+        _trainer_run("c3d", tmp_path / f"run_{split}", seed=int(split))
+        _shard(tmp_path / f"test_split{split}.tfrecord",
+               [(f"s{split}_{i}", label, rng.integers(0, 256, (20, CROP, 40, 3)).astype(np.uint8),
+                 None) for i, label in enumerate(labels)])
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    average = evaluate.run_splits(
+        ["1", "2"], str(tmp_path / "test_split{split}.tfrecord"), None, str(tmp_path / "out"),
+        model="c3d", model_dir=str(tmp_path / "run_{split}"), label_map=str(label_map),
+        crop_size=CROP, short_side=CROP, model_kwargs=BASELINE_KWARGS["c3d"])
+    for split in "12":
+        out = tmp_path / "out" / f"split_{split}"
+        logits[split] = np.load(out / "logits.npz")["logits"]
+        assert json.load(open(out / "metrics.json"))["model_dir"] == str(tmp_path / f"run_{split}")
+    per_split = [metrics.compute_metrics(logits[s], np.array(l), 4).top1
+                 for s, l in (("1", [0, 2]), ("2", [3]))]
+    assert logits["1"].shape == (2, 4) and logits["2"].shape == (1, 4)
+    assert average["top1_per_split"] == pytest.approx(per_split)
+    assert average["top1"] == pytest.approx(np.mean(per_split))
