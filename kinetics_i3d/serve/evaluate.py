@@ -290,7 +290,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
       streams.ClassCountError: the checkpoint has another class count than `num_classes`.
       ValueError: the checkpoint is not one of `model_name` (missing or mis-shaped weights).
     """
-    from kinetics_i3d.train.loop import (MODEL_KEY, _checkpoint_key, classifier_layers,
+    from kinetics_i3d.train.loop import (MODEL_KEY, checkpoint_key, classifier_layers,
                                          model_weights)
 
     if model_name not in BASELINES:
@@ -303,7 +303,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
         return models.build(model_name, count, **{"dropout_rate": 0.0, **(model_kwargs or {})})
 
     model = build(num_classes or 1)
-    bias_key = _checkpoint_key(classifier_layers(model)[0].bias.path)
+    bias_key = checkpoint_key(classifier_layers(model)[0].bias.path)
     if bias_key not in shapes or len(shapes[bias_key]) != 1:
         raise ValueError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
                          f"checkpoint of --model={model_name}")
@@ -315,7 +315,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
         model = build(have)
     weights = model_weights(model)
     for weight_path, weight in weights.items():
-        saved = shapes.get(_checkpoint_key(weight_path))
+        saved = shapes.get(checkpoint_key(weight_path))
         if saved != list(weight.shape):
             raise ValueError(
                 f"{where} does not match --model={model_name} with {have} classes: weight "

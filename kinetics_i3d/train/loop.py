@@ -121,7 +121,7 @@ def model_weights(model: keras.Model) -> dict[str, keras.Variable]:
     return weights
 
 
-def _checkpoint_key(path: str) -> str:
+def checkpoint_key(path: str) -> str:
     """The key `tf.train.Checkpoint(model=model_weights(m))` stores the weight `path` under
     (TF escapes '.' as '..' and '/' as '.S' in object names)."""
     name = path.replace(".", "..").replace("/", ".S")
@@ -149,9 +149,9 @@ def restore_run_weights(model: keras.Model, prefix: str) -> str:
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     weights = model_weights(model)
     head = {v.path for layer in classifier_layers(model) for v in layer.weights}
-    same_head = all(shapes.get(_checkpoint_key(p)) == list(weights[p].shape) for p in head)
+    same_head = all(shapes.get(checkpoint_key(p)) == list(weights[p].shape) for p in head)
     subset = {p: v for p, v in weights.items() if same_head or p not in head}
-    missing = [p for p in subset if _checkpoint_key(p) not in shapes]
+    missing = [p for p in subset if checkpoint_key(p) not in shapes]
     if missing:
         raise ValueError(f"--init_checkpoint={prefix!r} has no weight {missing[0]!r} of "
                          f"--model={model.name} ({len(missing)} missing): not a run of this "
