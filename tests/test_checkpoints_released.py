@@ -64,6 +64,16 @@ def test_restore_reproduces_every_value(which, request):
         np.testing.assert_array_equal(restored[name], value, err_msg=name)
 
 
+def test_truncated_model_reads_only_the_layers_it_has(rgb_checkpoint):
+    prefix, values = rgb_checkpoint
+    model = InceptionI3d(final_endpoint="Mixed_4c")
+    restore_released(model, prefix)
+    restored = export_released(model)
+    assert restored and not any("Mixed_4d" in n or "Logits" in n for n in restored)
+    for name, value in restored.items():
+        np.testing.assert_array_equal(value, values[name], err_msg=name)
+
+
 # ---- An independent forward pass in plain tf.nn ops, reading the checkpoint by name. ----
 
 def _unit(x, v, path, stride=(1, 1, 1), bn=True):

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from kinetics_i3d.modalities import MODALITIES, get_modality
+from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
 
 SCOPE_SUFFIX = "inception_i3d"
 LOGITS_BIAS = "Logits/Conv3d_0c_1x1/conv_3d/b"
@@ -134,9 +135,11 @@ def restore_released(model, checkpoint_prefix: str) -> ReleasedLayout:
     """Loads a released (or release-layout) checkpoint into `model`, all or nothing.
 
     Every model variable must be in the checkpoint with the same shape (BatchNorm `[1,1,1,1,C]` is
-    accepted as `[C]`), and every checkpoint variable must be used, except optimizer slots and
-    `global_step`. Any mismatch raises `ValueError` naming the variables and shapes; nothing is
-    assigned until all checks pass. Returns the detected layout.
+    accepted as `[C]`), and every checkpoint variable must be used, except optimizer slots,
+    `global_step`, and the layers after a truncated model's `final_endpoint` (a `Mixed_5c`
+    feature model reads a full checkpoint and leaves its `Logits` unread). Any mismatch raises
+    `ValueError` naming the variables and shapes; nothing is assigned until all checks pass.
+    Returns the detected layout.
     """
     layout = detect_layout(checkpoint_prefix)
     if layout.modality != model.modality.name:
@@ -146,10 +149,12 @@ def restore_released(model, checkpoint_prefix: str) -> ReleasedLayout:
             f"{model.modality.name}; build InceptionI3d(modality={layout.modality!r})"
         )
     reader = _open(checkpoint_prefix)
+    beyond = set(VALID_ENDPOINTS[VALID_ENDPOINTS.index(model.final_endpoint) + 1:])
     ckpt_shapes = {
         name[len(layout.prefix):]: shape
         for name, shape in reader.get_variable_to_shape_map().items()
         if name.startswith(layout.prefix) and not _IGNORED.search(name)
+        and name[len(layout.prefix):].split("/", 1)[0] not in beyond
     }
     others = [
         n for n in reader.get_variable_to_shape_map()
@@ -216,24 +221,13 @@ def export_released(model) -> dict[str, np.ndarray]:
 def load_released(checkpoint_prefix: str, **model_kwargs):
     """An `InceptionI3d` with the checkpoint's modality and class count, restored from it.
 
-    `model_kwargs` go to the constructor (e.g. `final_endpoint="Mixed_5c"`, `dropout_rate=0.0`);
-    a `final_endpoint` before `Logits` still needs the logits weights present in the checkpoint.
+    `model_kwargs` go to the constructor (e.g. `final_endpoint="Mixed_5c"`, `dropout_rate=0.0`).
     """
-    from kinetics_i3d.models.i3d import InceptionI3d  # models import checkpoints' users, not us
-
     layout = detect_layout(checkpoint_prefix)
     if layout.num_classes is None:
         raise ValueError(f"checkpoint {checkpoint_prefix!r} has no {LOGITS_BIAS}")
     model_kwargs.setdefault("modality", layout.modality)
     model_kwargs.setdefault("num_classes", layout.num_classes)
-    endpoint = model_kwargs.get("final_endpoint", "Logits")
-    full = InceptionI3d(**{**model_kwargs, "final_endpoint": "Logits"})
-    restore_released(full, checkpoint_prefix)
-    if endpoint in ("Logits", "Predictions") and endpoint == full.final_endpoint:
-        return full
     model = InceptionI3d(**model_kwargs)
-    names = model_variable_names(model)
-    full_names = model_variable_names(full)
-    for name, var in names.items():
-        var.assign(full_names[name])
+    restore_released(model, checkpoint_prefix)
     return model
