@@ -23,3 +23,27 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def videos_dir(fixtures_dir) -> Path:
     return fixtures_dir / "videos"
+
+
+def random_release_values(index: str, seed: int, num_classes: int | None = None) -> dict:
+    """Seeded values under the names and shapes of a released checkpoint's real index file
+    (`index`: "rgb_imagenet" or "flow_imagenet"), scaled so activations stay O(1); the logits
+    get `num_classes` outputs when given."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    values = {}
+    for name, shape in tf.train.list_variables(str(RELEASED_INDEX / index / "model.ckpt")):
+        if num_classes is not None and "/Logits/" in name:
+            shape = shape[:-1] + [num_classes]
+        if name.endswith("conv_3d/w"):
+            v = rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
+        elif name.endswith("moving_variance"):
+            v = rng.uniform(0.5, 1.5, shape)
+        elif name.endswith("moving_mean"):
+            v = rng.normal(0.0, 0.2, shape)
+        else:  # beta, conv_3d/b
+            v = rng.normal(0.0, 0.1, shape)
+        values[name] = v.astype(np.float32)
+    return values

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import RELEASED_INDEX
+from conftest import random_release_values
 from kinetics_i3d.checkpoints import (
     detect_layout,
     export_released,
@@ -14,31 +14,9 @@ from kinetics_i3d.checkpoints import (
 from kinetics_i3d.models import InceptionI3d
 
 
-def _fixture_variables(name):
-    return tf.train.list_variables(str(RELEASED_INDEX / name / "model.ckpt"))
-
-
-def _random_values(variables, seed=0):
-    """Seeded values with the fixtures' names and shapes, scaled so activations stay O(1)."""
-    rng = np.random.default_rng(seed)
-    values = {}
-    for name, shape in variables:
-        if name.endswith("conv_3d/w"):
-            fan_in = int(np.prod(shape[:-1]))
-            v = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
-        elif name.endswith("moving_variance"):
-            v = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("moving_mean"):
-            v = rng.normal(0.0, 0.2, shape)
-        else:  # beta, conv_3d/b
-            v = rng.normal(0.0, 0.1, shape)
-        values[name] = v.astype(np.float32)
-    return values
-
-
 @pytest.fixture(scope="module")
 def rgb_checkpoint(tmp_path_factory):
-    values = _random_values(_fixture_variables("rgb_imagenet"), seed=1)
+    values = random_release_values("rgb_imagenet", seed=1)
     prefix = str(tmp_path_factory.mktemp("rgb") / "model.ckpt")
     write_checkpoint(values, prefix)
     return prefix, values
@@ -46,7 +24,7 @@ def rgb_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def flow_checkpoint(tmp_path_factory):
-    values = _random_values(_fixture_variables("flow_imagenet"), seed=2)
+    values = random_release_values("flow_imagenet", seed=2)
     prefix = str(tmp_path_factory.mktemp("flow") / "model.ckpt")
     write_checkpoint(values, prefix)
     return prefix, values

@@ -7,39 +7,27 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from conftest import FIXTURES, REPO_ROOT, RELEASED_INDEX
+from conftest import FIXTURES, REPO_ROOT, random_release_values
 from kinetics_i3d import labels, sample
 from kinetics_i3d.checkpoints import write_checkpoint
 
 FRAMES = 9  # the fewest frames I3D's head accepts; keeps 224x224 cheap
 
 
-def _values(index, seed, num_classes=400, unscoped=False):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in tf.train.list_variables(str(RELEASED_INDEX / index / "model.ckpt")):
-        if "Logits" in name:
-            shape = shape[:-1] + [num_classes]
-        if name.endswith("moving_variance"):
-            v = rng.uniform(0.5, 1.5, shape)
-        elif name.endswith("conv_3d/w"):
-            v = rng.normal(0, np.sqrt(2.0 / np.prod(shape[:-1])), shape)
-        else:
-            v = rng.normal(0, 0.1, shape)
-        if unscoped:
-            name = name.split("inception_i3d/", 1)[1]
-        out[name] = v.astype(np.float32)
-    return out
+def _unscoped(values):
+    """The Kinetics-600 release's layout: no `RGB/inception_i3d/` scope."""
+    return {name.split("inception_i3d/", 1)[1]: v for name, v in values.items()}
 
 
 @pytest.fixture(scope="module")
 def release_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("release")
-    write_checkpoint(_values("rgb_imagenet", 1), str(d / "rgb_imagenet" / "model.ckpt"))
-    write_checkpoint(_values("flow_imagenet", 2), str(d / "flow_imagenet" / "model.ckpt"))
-    write_checkpoint(_values("rgb_imagenet", 3, 600, unscoped=True),
+    write_checkpoint(random_release_values("rgb_imagenet", 1),
+                     str(d / "rgb_imagenet" / "model.ckpt"))
+    write_checkpoint(random_release_values("flow_imagenet", 2),
+                     str(d / "flow_imagenet" / "model.ckpt"))
+    write_checkpoint(_unscoped(random_release_values("rgb_imagenet", 3, 600)),
                      str(d / "rgb_scratch_kin600" / "model.ckpt"))
     rng = np.random.default_rng(4)
     np.save(d / "rgb.npy", rng.uniform(-1, 1, [1, FRAMES, 224, 224, 3]).astype(np.float32))
