@@ -160,22 +160,20 @@ def build_shard(entries: Sequence[VideoEntry], path: str, options: IngestOptions
         for entry in entries:
             try:
                 payload, frames = process_video(entry, options)
-            except video_lib.VideoDecodeError as err:
-                failures.append(_failure(entry, err.reason, err.detail))
-                logging.warning("skipping %s: %s", entry.path, err)
-                if on_video:
-                    on_video(0, False)
-                continue
             except Exception as err:  # noqa: BLE001  one bad video must not stop the build
-                failures.append(_failure(entry, "error", f"{type(err).__name__}: {err}"))
-                logging.warning("skipping %s: %s: %s", entry.path, type(err).__name__, err)
-                if on_video:
-                    on_video(0, False)
-                continue
-            writer.write(payload)
-            videos.append({"path": entry.path, "media_id": entry.media_id, "frames": frames})
+                if isinstance(err, video_lib.VideoDecodeError):
+                    reason, detail = err.reason, err.detail
+                else:
+                    reason, detail = "error", f"{type(err).__name__}: {err}"
+                failures.append(_failure(entry, reason, detail))
+                logging.warning("skipping %s: %s: %s", entry.path, reason, detail)
+                ok, frames = False, 0
+            else:
+                writer.write(payload)
+                videos.append({"path": entry.path, "media_id": entry.media_id, "frames": frames})
+                ok = True
             if on_video:
-                on_video(frames, True)
+                on_video(frames, ok)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     meta = {"options": options.storage_dict(), "videos": videos, "failures": failures}
