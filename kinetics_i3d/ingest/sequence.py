@@ -149,31 +149,26 @@ def make_sequence_example(
     feature_lists: dict[str, tf.train.FeatureList] = {}
     timestamps = frame_timestamps_us(num_frames, fps, start_us)
 
-    if rgb is not None:
-        keys = ms.IMAGE
-        context[keys["format"]] = _bytes_feature([b"JPEG"])
-        context[keys["height"]] = _int_feature([rgb.shape[1]])
-        context[keys["width"]] = _int_feature([rgb.shape[2]])
+    def add_stream(keys: dict[str, str], image_format: str, frames: np.ndarray,
+                   encoded: list[bytes], stamps: np.ndarray) -> None:
+        context[keys["format"]] = _bytes_feature([image_format.encode()])
+        context[keys["height"]] = _int_feature([frames.shape[1]])
+        context[keys["width"]] = _int_feature([frames.shape[2]])
         context[keys["frame_rate"]] = _float_feature([float(fps)])
         feature_lists[keys["encoded"]] = tf.train.FeatureList(
-            feature=[_bytes_feature([encode_jpeg(f, jpeg_quality)]) for f in rgb])
+            feature=[_bytes_feature([e]) for e in encoded])
         feature_lists[keys["timestamp"]] = tf.train.FeatureList(
-            feature=[_int_feature([int(t)]) for t in timestamps])
+            feature=[_int_feature([int(t)]) for t in stamps])
+
+    if rgb is not None:
+        add_stream(ms.IMAGE, "JPEG", rgb, [encode_jpeg(f, jpeg_quality) for f in rgb], timestamps)
     if flow is not None:
-        keys = ms.FLOW
         images = ms.encode_flow_uint8(flow, bound=flow_bound)
         if flow_format == "png":
             encoded = [encode_png(f) for f in images]
         else:
             encoded = [encode_jpeg(f, flow_jpeg_quality, chroma_444=True) for f in images]
-        context[keys["format"]] = _bytes_feature([flow_format.upper().encode()])
-        context[keys["height"]] = _int_feature([flow.shape[1]])
-        context[keys["width"]] = _int_feature([flow.shape[2]])
-        context[keys["frame_rate"]] = _float_feature([float(fps)])
-        feature_lists[keys["encoded"]] = tf.train.FeatureList(
-            feature=[_bytes_feature([e]) for e in encoded])
-        feature_lists[keys["timestamp"]] = tf.train.FeatureList(
-            feature=[_int_feature([int(t)]) for t in timestamps[:-1]])
+        add_stream(ms.FLOW, flow_format.upper(), flow, encoded, timestamps[:-1])
     return tf.train.SequenceExample(
         context=tf.train.Features(feature=context),
         feature_lists=tf.train.FeatureLists(feature_list=feature_lists))
