@@ -135,20 +135,25 @@ def test_interrupted_run_resumes_without_touching_finished_shards(tmp_path, monk
 
 def test_two_tasks_equal_one_task(tmp_path):
     entries = _good_entries(5)
-    single, split = str(tmp_path / "single"), str(tmp_path / "split")
+    single = str(tmp_path / "single")
     options = shards.IngestOptions(short_side=32, flow=False)  # flow adds nothing to this check
     shards.build_dataset(entries, single, name="t", num_shards=4, options=options)
-    summaries = [shards.build_dataset(entries, split, name="t", num_shards=4, options=options,
-                                      task_index=k, num_tasks=2) for k in range(2)]
+    # Each task writes its own directory (as on separate machines), so what each one wrote is
+    # visible: disjoint shard sets, shard s from task s % 2, whose union is the single build.
+    task_dirs = [str(tmp_path / f"task{k}") for k in range(2)]
+    summaries = [shards.build_dataset(entries, task_dirs[k], name="t", num_shards=4,
+                                      options=options, task_index=k, num_tasks=2)
+                 for k in range(2)]
     assert [s.shards_total for s in summaries] == [2, 2]
     assert sum(s.num_written for s in summaries) == 5
-    task_files = [{n for n in os.listdir(split) if n.endswith(".tfrecord")
-                   and int(n.split("-")[1]) % 2 == k} for k in range(2)]
-    assert task_files[0].isdisjoint(task_files[1])
-    assert _shard_bytes(split) == _shard_bytes(single)
-    ids = [ex["media_id"] for shard in _read_dir(split).values() for ex in shard]
+    task_bytes = [_shard_bytes(d) for d in task_dirs]
+    assert [sorted(b) for b in task_bytes] == [
+        ["t-00000-of-00004.tfrecord", "t-00002-of-00004.tfrecord"],
+        ["t-00001-of-00004.tfrecord", "t-00003-of-00004.tfrecord"]]
+    assert {**task_bytes[0], **task_bytes[1]} == _shard_bytes(single)
+    ids = [ex["media_id"] for d in task_dirs for shard in _read_dir(d).values() for ex in shard]
     assert sorted(ids) == sorted(e.media_id for e in entries)
-    assert os.path.exists(os.path.join(split, "t-failures-task-00001-of-00002.tsv"))
+    assert os.path.exists(os.path.join(task_dirs[1], "t-failures-task-00001-of-00002.tsv"))
 
 
 def test_every_video_failing_is_reported(tmp_path):
