@@ -12,8 +12,6 @@ couple of uint8 levels; the output size uses the same rounding rule (`round(side
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 import numpy as np
 import tensorflow as tf
 
@@ -100,23 +98,6 @@ def preprocess_flow(flow: tf.Tensor, short_side: int = SHORT_SIDE, crop_size: in
     scale = tf.cast(short_side, tf.float32) / tf.cast(tf.minimum(shape[-3], shape[-2]), tf.float32)
     x = center_crop(resize_short_side(flow, short_side) * scale, crop_size)
     return tf.clip_by_value(x, -bound, bound) / bound
-
-
-def preprocess_rgb_frames(frames: Iterable[np.ndarray], block: int = 32,
-                          short_side: int = SHORT_SIDE,
-                          crop_size: int = CROP_SIZE) -> Iterator[np.ndarray]:
-    """Streams `preprocess_rgb` over an iterator of uint8 `[H, W, 3]` frames, `block` at a time.
-
-    Yields float32 `[crop_size, crop_size, 3]` frames in [-1, 1]; holds at most `block` frames.
-    """
-    buf: list[np.ndarray] = []
-    for frame in frames:
-        buf.append(frame)
-        if len(buf) == block:
-            yield from preprocess_rgb(np.stack(buf), short_side, crop_size).numpy()
-            buf = []
-    if buf:
-        yield from preprocess_rgb(np.stack(buf), short_side, crop_size).numpy()
 
 
 def load_video(path: str, modalities: tuple[str, ...] = ("rgb",), num_frames: int | None = None,
