@@ -121,7 +121,6 @@ def test_rgb_to_gray_matches_opencv():
 
 @pytest.mark.slow
 def test_tf_backend_agrees_with_opencv_through_compute_flow():
-    pytest.importorskip("kinetics_i3d.ingest.tvl1_tf")
     frames = _gray_frames("cup.mp4", 3, 48, first=60)
     reference = flow_lib.compute_flow(frames)
     chunked = flow_lib.compute_flow(frames, backend="tf", batch=3)  # one padded call
