@@ -22,7 +22,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from kinetics_i3d.checkpoints.released import SCOPE_SUFFIX, SLIM_NAMING, _open, unit_variable_names
+from kinetics_i3d.checkpoints.released import (
+    SCOPE_SUFFIX,
+    SLIM_NAMING,
+    _open,
+    mismatches,
+    unit_variable_names,
+)
 from kinetics_i3d.layers import InceptionModule, Unit
 from kinetics_i3d.modalities import get_modality
 from kinetics_i3d.models.i3d import InceptionI3d
@@ -85,24 +91,7 @@ def _check_slim(
         for name, shape in reader.get_variable_to_shape_map().items()
         if not _IGNORED.search(name) and _endpoint_index(name) <= last
     }
-    problems = []
-    missing = sorted(set(wanted) - set(have))
-    extra = sorted(set(have) - set(wanted))
-    if missing:
-        problems.append(
-            f"{len(missing)} variable(s) missing from the checkpoint: "
-            + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        )
-    if extra:
-        problems.append(
-            f"{len(extra)} checkpoint variable(s) that Inception-v1 does not have: "
-            + ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else "")
-        )
-    for name in sorted(set(wanted) & set(have)):
-        if have[name] != wanted[name]:
-            problems.append(
-                f"{name}: checkpoint shape {list(have[name])}, expected {list(wanted[name])}"
-            )
+    problems = mismatches(wanted, have, owner="Inception-v1", expected="expected")
     if problems:
         raise ValueError(
             f"{checkpoint_prefix!r} is not a TF-slim InceptionV1 checkpoint matching the model "

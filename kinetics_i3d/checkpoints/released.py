@@ -131,6 +131,38 @@ def read_num_classes(checkpoint_prefix: str) -> int:
     return layout.num_classes
 
 
+def mismatches(
+    wanted: dict[str, tuple[int, ...]],
+    have: dict[str, tuple[int, ...]],
+    *,
+    owner: str = "the model",
+    expected: str = "model shape",
+    shape_ok=lambda name, have, want: have == want,
+) -> list[str]:
+    """What keeps a checkpoint (`have`: name -> shape) from loading into a model (`wanted`).
+
+    One message each for missing and for extra variables (at most 10 names shown), then one per
+    variable whose shape `shape_ok` rejects; empty when everything matches.
+    """
+    def listed(names):
+        return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+
+    problems = []
+    missing = sorted(set(wanted) - set(have))
+    extra = sorted(set(have) - set(wanted))
+    if missing:
+        problems.append(f"{len(missing)} model variable(s) missing from the checkpoint: "
+                        + listed(missing))
+    if extra:
+        problems.append(f"{len(extra)} checkpoint variable(s) {owner} does not have: "
+                        + listed(extra))
+    for name in sorted(set(wanted) & set(have)):
+        if not shape_ok(name, tuple(have[name]), tuple(wanted[name])):
+            problems.append(f"{name}: checkpoint shape {list(have[name])}, "
+                            f"{expected} {list(wanted[name])}")
+    return problems
+
+
 def restore_released(model, checkpoint_prefix: str) -> ReleasedLayout:
     """Loads a released (or release-layout) checkpoint into `model`, all or nothing.
 
@@ -150,45 +182,29 @@ def restore_released(model, checkpoint_prefix: str) -> ReleasedLayout:
         )
     reader = _open(checkpoint_prefix)
     beyond = set(VALID_ENDPOINTS[VALID_ENDPOINTS.index(model.final_endpoint) + 1:])
-    ckpt_shapes = {
-        name[len(layout.prefix):]: shape
-        for name, shape in reader.get_variable_to_shape_map().items()
-        if name.startswith(layout.prefix) and not _IGNORED.search(name)
-        and name[len(layout.prefix):].split("/", 1)[0] not in beyond
-    }
-    others = [
-        n for n in reader.get_variable_to_shape_map()
-        if not n.startswith(layout.prefix) and not _IGNORED.search(n)
-    ]
-    wanted = model_variable_names(model)
-    problems = []
-    missing = sorted(set(wanted) - set(ckpt_shapes))
-    extra = [layout.prefix + n for n in sorted(set(ckpt_shapes) - set(wanted))] + sorted(others)
-    if missing:
-        problems.append(f"{len(missing)} model variable(s) missing from the checkpoint: "
-                        + ", ".join(layout.prefix + n for n in missing[:10])
-                        + (" ..." if len(missing) > 10 else ""))
-    if extra:
-        problems.append(f"{len(extra)} checkpoint variable(s) the model does not have: "
-                        + ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else ""))
-    values = {}
-    for name in sorted(set(wanted) & set(ckpt_shapes)):
-        var = wanted[name]
-        want = tuple(var.shape)
-        have = tuple(ckpt_shapes[name])
-        if have != want and not (layout.bn_shape_5d and "/batch_norm/" in name
-                                 and have == (1,) * (5 - len(want)) + want):
-            problems.append(f"{layout.prefix}{name}: checkpoint shape {list(have)}, "
-                            f"model shape {list(want)}")
-            continue
-        values[name] = have
+
+    def read(name: str) -> bool:
+        if _IGNORED.search(name):
+            return False
+        return not name.startswith(layout.prefix) or (
+            name[len(layout.prefix):].split("/", 1)[0] not in beyond)
+
+    have = {name: tuple(shape) for name, shape in reader.get_variable_to_shape_map().items()
+            if read(name)}
+    wanted = {layout.prefix + name: var for name, var in model_variable_names(model).items()}
+
+    def shape_ok(name, have_shape, want):
+        # The Kinetics-600 layout stores BatchNorm parameters as [1, 1, 1, 1, C].
+        return have_shape == want or (layout.bn_shape_5d and "/batch_norm/" in name
+                                      and have_shape == (1,) * (5 - len(want)) + want)
+
+    problems = mismatches({n: tuple(v.shape) for n, v in wanted.items()}, have,
+                          shape_ok=shape_ok)
     if problems:
         raise ValueError(f"cannot restore {checkpoint_prefix!r} into {model.name}: "
                          + "; ".join(problems))
-    for name in values:
-        var = wanted[name]
-        value = reader.get_tensor(layout.prefix + name)
-        var.assign(np.reshape(value, var.shape).astype(var.dtype))
+    for name, var in wanted.items():
+        var.assign(np.reshape(reader.get_tensor(name), var.shape).astype(var.dtype))
     return layout
 
 
