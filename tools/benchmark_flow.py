@@ -23,6 +23,8 @@ from absl import app, flags, logging
 import cv2
 import numpy as np
 
+from kinetics_i3d.ingest import flow as flow_lib
+
 _DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/cup.mp4"
 
 _VIDEO = flags.DEFINE_string("video", str(_DEFAULT_VIDEO), "Clip the frame pairs come from.")
@@ -84,7 +86,7 @@ def _machine(gpus: list[str]) -> str:
 
 def _opencv_pair(index: int) -> np.ndarray:
     prev, nxt = _PAIRS[index % len(_PAIRS)]
-    return cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, nxt, None)
+    return flow_lib.opencv_tvl1_pair(prev, nxt)  # the solver ingest uses
 
 
 def _init_worker(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
