@@ -80,6 +80,9 @@ def test_start_end_cut_matches_the_full_decode():
     assert cut.start_us == 3_000_000 and cut.end_us == 5_500_000
     assert cut.timestamps_us[0] == 3_000_000
     np.testing.assert_array_equal(cut.rgb, full.rgb[75:75 + 63])
+    # Frame 0 is not decoded for a later span; the source size still is the decoded one.
+    assert (cut.source_height, cut.source_width) == (full.source_height, full.source_width) == (
+        480, 640)
 
 
 def test_span_past_the_end_is_an_error():

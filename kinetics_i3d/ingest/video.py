@@ -155,9 +155,9 @@ def read_video(
                 ok, bgr = cap.retrieve()
                 if not ok or bgr is None:
                     raise VideoDecodeError(path, "corrupt", f"frame {i} could not be decoded")
-                kept[i] = cv2.cvtColor(resize_short_side(bgr, short_side), cv2.COLOR_BGR2RGB)
-                if i == 0:
+                if not kept:  # the source size, from the first frame decoded
                     src_h, src_w = bgr.shape[:2]
+                kept[i] = cv2.cvtColor(resize_short_side(bgr, short_side), cv2.COLOR_BGR2RGB)
         num_decoded = len(pts) - (1 if stopped_early else 0)
         if num_decoded == 0 or not kept:
             raise VideoDecodeError(path, "no_frames",
@@ -167,9 +167,6 @@ def read_video(
             raise VideoDecodeError(path, "truncated",
                                    f"decoded {num_decoded} of the {listed} frames the container "
                                    "lists")
-        if 0 not in kept:  # source size from any decoded frame, scaled back is not needed
-            src_h, src_w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(
-                cap.get(cv2.CAP_PROP_FRAME_WIDTH))
     finally:
         cap.release()
 
