@@ -17,7 +17,7 @@ from kinetics_i3d import checkpoints
 from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.train import TrainConfig, Trainer
 from kinetics_i3d.train.inputs import in_memory_dataset_fn
-from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON
+from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON, checkpoint_key
 
 # The smallest real I3D: 9 frames fill the 2-step temporal head, 193 px the 7x7 spatial one.
 T, S = 9, 193
@@ -108,6 +108,7 @@ def test_fixed_finetuning_changes_only_the_classifier(tmp_path):
 
 
 CHILD = textwrap.dedent("""
+    import json
     import sys
     import numpy as np
     import keras
@@ -115,7 +116,7 @@ CHILD = textwrap.dedent("""
     from kinetics_i3d.train import TrainConfig, Trainer
     from kinetics_i3d.train.inputs import in_memory_dataset_fn
     logging.set_verbosity(logging.INFO)
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(int(sys.argv[2]))  # the restart draws other initial weights
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (4, 9, 193, 193, 3)).astype(np.float32)
     y = np.array([0, 1, 0, 1])
@@ -125,7 +126,22 @@ CHILD = textwrap.dedent("""
         dropout_rate=0.0, eval_every=2, eval_steps=1, checkpoint_every=2, keep_checkpoints=10,
         log_every=1, lr_schedule="plateau", plateau_patience=1, min_delta=100.0,
         lr_drop_factor=0.1, max_lr_drops=3)
-    trainer = Trainer(config)
+
+
+    class Recording(Trainer):
+        # On a resume: every weight as restored (argv[3]), and the paths of those the restore
+        # left at this process's own initial value (argv[3] + ".json").
+        def restore_or_initialize(self):
+            fresh = [v.numpy() for v in self.model.weights]
+            step = super().restore_or_initialize()
+            if self.resumed:
+                np.savez(sys.argv[3], **{v.path: v.numpy() for v in self.model.weights})
+                with open(sys.argv[3] + ".json", "w") as f:
+                    json.dump([v.path for v, a in zip(self.model.weights, fresh)
+                               if np.array_equal(v.numpy(), a)], f)
+            return step
+
+    trainer = Recording(config)
     trainer.fit(lambda start: in_memory_dataset_fn(x, y, 2, seed=start),
                 in_memory_dataset_fn(x, y, 2, shuffle=False, repeat=True))
 """)
@@ -142,17 +158,19 @@ def _momentum_l2(prefix):
 
 @pytest.mark.slow
 def test_killed_run_resumes_step_lr_and_optimizer_state(tmp_path):
-    """SIGKILL after the first checkpoint, restart: the run ends at step 10 having resumed from
-    the checkpoint's step, momentum and plateau state. With min_delta=100 every evaluation after
-    the first is a plateau, so the drops happen at steps 4, 6, 8 (max 3) and the final rate is
-    0.01 * 0.1^3 only if the schedule state carried over the restart."""
+    """SIGKILL after the first checkpoint, restart (with another seed): the run ends at step 10
+    having resumed from the checkpoint's weights, step, momentum and plateau state. With
+    min_delta=100 every evaluation after the first is a plateau, so the drops happen at steps 4,
+    6, 8 (max 3) and the final rate is 0.01 * 0.1^3 only if the schedule state carried over the
+    restart."""
     model_dir = tmp_path / "model"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
     log = open(tmp_path / "first.log", "w")
-    first = subprocess.Popen([sys.executable, str(script), str(model_dir)], env=env,
-                             stdout=log, stderr=subprocess.STDOUT)
+    restored = tmp_path / "restored.npz"
+    first = subprocess.Popen([sys.executable, str(script), str(model_dir), "0", str(restored)],
+                             env=env, stdout=log, stderr=subprocess.STDOUT)
     index = model_dir / CHECKPOINT_SUBDIR / "checkpoint"
     for _ in range(1200):  # bounded: at most 1200 * 0.5 s
         if index.exists() or first.poll() is not None:
@@ -168,8 +186,8 @@ def test_killed_run_resumes_step_lr_and_optimizer_state(tmp_path):
     assert first.returncode == -signal.SIGKILL
     assert not (model_dir / SUMMARY_JSON).exists()  # it did not finish
 
-    second = subprocess.run([sys.executable, str(script), str(model_dir)], env=env,
-                            capture_output=True, text=True, timeout=600)
+    second = subprocess.run([sys.executable, str(script), str(model_dir), "1", str(restored)],
+                            env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     summary = json.loads((model_dir / SUMMARY_JSON).read_text())
     resumed = summary["resumed"]
@@ -179,6 +197,15 @@ def test_killed_run_resumes_step_lr_and_optimizer_state(tmp_path):
     assert resumed["step"] == start == resumed["optimizer_iterations"]
     assert resumed["momentum_l2"] > 0
     assert resumed["momentum_l2"] == pytest.approx(_momentum_l2(resumed["checkpoint"]), rel=1e-5)
+    # Every trained weight (trunk convs and BN statistics too, not only the classifier) came back
+    # from the checkpoint, replacing the restart's own, differently seeded, initial values.
+    weights = np.load(restored)
+    reader = tf.train.load_checkpoint(resumed["checkpoint"])
+    assert len(weights.files) > 200 and any("Conv3d_1a_7x7" in p for p in weights.files)
+    for path in weights.files:
+        np.testing.assert_array_equal(weights[path], reader.get_tensor(checkpoint_key(path)),
+                                      err_msg=path)
+    assert json.loads((tmp_path / "restored.npz.json").read_text()) == []
     expected_drops = {2: 0, 4: 1, 6: 2, 8: 3}[start]
     assert resumed["schedule"]["num_drops"] == expected_drops
     assert resumed["lr"] == pytest.approx(0.01 * 0.1 ** expected_drops, rel=1e-5)
