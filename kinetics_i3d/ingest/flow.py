@@ -44,8 +44,8 @@ def _load_tf_backend():
         if err.name != "kinetics_i3d.ingest.tvl1_tf":
             raise
         raise ImportError(
-            "flow backend 'tf' needs kinetics_i3d/ingest/tvl1_tf.py (issue 9), which is not "
-            "installed in this tree; use --flow_backend=opencv") from err
+            "flow backend 'tf' needs kinetics_i3d/ingest/tvl1_tf.py, which could not be "
+            "imported from this installation; use --flow_backend=opencv") from err
 
 
 def check_backend(backend: str) -> None:
