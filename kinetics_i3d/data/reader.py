@@ -28,6 +28,7 @@ from kinetics_i3d import filesystems
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.data import processors
 from kinetics_i3d.data.interfaces import TemporalInterface, get_interface
+from kinetics_i3d.modalities import get_modality
 
 SPLITS = ("train", "test")
 _TFRECORD_FRAMING_BYTES = 16  # uint64 length + uint32 crc + data + uint32 crc
@@ -328,7 +329,7 @@ class _Sampler:
             idx = processors.frame_indices(starts, self.offsets[m], period)
             frames = decode[m](tf.gather(rec[f"{m}_encoded"], tf.reshape(idx, [-1])), state)
             layout = self.layouts[m]
-            channels = 3 if m == "rgb" else 2
+            channels = get_modality(m).channels
             out[m] = tf.reshape(frames, list(layout) + [self.crop_size, self.crop_size, channels])
             if not self.train:
                 out[f"{m}_num_frames"] = tf.constant(layout[0], tf.int32)
