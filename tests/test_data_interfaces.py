@@ -35,15 +35,21 @@ def test_frame_counts_and_footprints_match_table_1(name):
         assert span == pytest.approx(test_seconds * FPS, abs=5)
 
 
-def test_layouts_hold_the_frames_and_crops_follow_the_paper():
+def test_layouts_group_frames_as_the_models_take_them_and_crops_follow_the_paper():
+    # (That a layout holds its frames is `Sampling`'s own check; test_bad_names_and_layouts_raise.)
     for name in interfaces.names():
         interface = interfaces.get_interface(name)
         assert interface.crop_size == (112 if name == "c3d" else 224)
         for sampling in (interface.train, interface.test):
-            for layout, count in ((sampling.rgb_layout, sampling.num_rgb),
-                                  (sampling.flow_layout, sampling.num_flow)):
-                if layout is not None:
-                    assert layout[0] * (layout[1] if len(layout) > 1 else 1) == count
+            if name in ("two_stream", "fused_two_stream"):
+                # One 10-frame flow snippet per RGB frame; Two-Stream: one RGB frame a snapshot.
+                assert sampling.flow_layout == (sampling.num_rgb, 10)
+                if name == "two_stream":
+                    assert sampling.rgb_layout == (sampling.num_snapshots,)
+            elif name == "c3d" and sampling.num_snapshots > 1:
+                assert sampling.rgb_layout == (sampling.num_snapshots, 16)  # one clip a row
+            else:
+                assert sampling.rgb_layout is None and sampling.flow_layout is None  # [T, ...]
     # Two-Stream and 3D-Fused group flow in 10-frame snippets, one per RGB frame.
     assert interfaces.get_interface("two_stream").test.flow_layout == (25, 10)
     assert interfaces.get_interface("fused_two_stream").train.flow_layout == (5, 10)
