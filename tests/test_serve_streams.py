@@ -33,3 +33,13 @@ def test_wrong_modality_and_class_count_are_named(flow_checkpoint):
         streams.load_stream("rgb", prefix)
     with pytest.raises(streams.ClassCountError, match="has 7 classes .* expected 400"):
         streams.load_stream("flow", prefix, num_classes=400)
+
+
+def test_load_streams_holds_every_stream_to_the_first_class_count(flow_checkpoint):
+    prefix, _ = flow_checkpoint
+    models = streams.load_streams({"flow": prefix, "rgb": None})
+    assert list(models) == ["flow", "rgb"]
+    assert models["flow"].num_classes == models["rgb"].num_classes == 7
+    assert models["rgb"].modality.name == "rgb"
+    with pytest.raises(streams.ClassCountError, match="has 7 classes .* expected 400"):
+        streams.load_streams({"rgb": None, "flow": prefix}, num_classes=400)

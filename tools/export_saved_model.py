@@ -37,14 +37,12 @@ def main(argv):
                    if FLAGS[f"{m}_checkpoint"].value}
     if not checkpoints:
         raise app.UsageError("give --rgb_checkpoint and/or --flow_checkpoint")
-    models = {}
-    num_classes = None
+    try:
+        models = streams.load_streams(checkpoints)
+    except (streams.ClassCountError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}") from None
+    num_classes = next(iter(models.values())).num_classes
     for modality, checkpoint in checkpoints.items():
-        try:
-            models[modality] = streams.load_stream(modality, checkpoint, num_classes)
-        except (streams.ClassCountError, FileNotFoundError) as e:
-            raise SystemExit(f"error: {e}") from None
-        num_classes = models[modality].num_classes
         logging.info("%s stream: %s, %d classes", modality, checkpoint, num_classes)
     try:
         names = streams.class_names(num_classes, FLAGS.label_map)

@@ -49,18 +49,16 @@ def main(argv):
     bad = set(FLAGS.modalities) - {"rgb", "flow"}
     if bad or not FLAGS.modalities:
         raise app.UsageError(f"--modalities must be rgb and/or flow, got {FLAGS.modalities}")
-    runners = {}
-    num_classes = FLAGS.num_classes
-    for m in FLAGS.modalities:
-        checkpoint = FLAGS[f"{m}_checkpoint"].value
+    checkpoints = {m: FLAGS[f"{m}_checkpoint"].value for m in FLAGS.modalities}
+    for m, checkpoint in checkpoints.items():
         if not checkpoint:
             raise app.UsageError(f"--modalities includes {m}: give --{m}_checkpoint")
-        try:
-            model = streams.load_stream(m, checkpoint, num_classes)
-        except (streams.ClassCountError, FileNotFoundError) as e:
-            raise SystemExit(f"error: {e}") from None
-        num_classes = model.num_classes
-        runners[m] = chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
+    try:
+        models = streams.load_streams(checkpoints, FLAGS.num_classes)
+    except (streams.ClassCountError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e}") from None
+    runners = {m: chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
+               for m, model in models.items()}
     size = features.InputSize(short_side=FLAGS.short_side, crop_size=FLAGS.crop_size)
     if FLAGS.shards:
         items, total = features.shard_items(FLAGS.shards, FLAGS.modalities, size,

@@ -194,11 +194,9 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     `num_classes` is required; for tests). Raises `streams.ClassCountError` when the streams or
     the label map disagree on the class count.
     """
-    runners = {}
-    for m, ckpt in checkpoints.items():
-        model = streams.load_stream(m, ckpt, num_classes)
-        num_classes = model.num_classes
-        runners[m] = ChunkedI3D(model, chunk_steps=chunk_steps)
+    models = streams.load_streams(checkpoints, num_classes)
+    runners = {m: ChunkedI3D(model, chunk_steps=chunk_steps) for m, model in models.items()}
+    num_classes = next(iter(models.values())).num_classes
     names = streams.class_names(num_classes, label_map)
     os.makedirs(output_dir, exist_ok=True)
     videos = shard_videos(shards, list(runners), num_classes, max_frames)

@@ -40,6 +40,21 @@ def load_stream(modality: str, checkpoint: str | None, num_classes: int | None =
     return model
 
 
+def load_streams(checkpoints: dict[str, str | None], num_classes: int | None = None,
+                 final_endpoint: str = "Logits") -> dict[str, InceptionI3d]:
+    """`load_stream` for each {modality: checkpoint prefix or None}, in order.
+
+    The streams must agree on the class count: the first stream's (or `num_classes`, when
+    given) is expected of the others, and a checkpoint with another count raises
+    `ClassCountError`.
+    """
+    models = {}
+    for modality, checkpoint in checkpoints.items():
+        models[modality] = load_stream(modality, checkpoint, num_classes, final_endpoint)
+        num_classes = models[modality].num_classes
+    return models
+
+
 def class_names(num_classes: int, label_map: str | None = None) -> list[str]:
     """Names from `label_map` (one per line) or the shipped Kinetics-400/600 map.
 
