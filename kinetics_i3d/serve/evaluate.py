@@ -48,13 +48,18 @@ class TestVideo:
     frames: dict[str, np.ndarray]
 
 
-def shard_videos(patterns: str | Sequence[str], modalities: Sequence[str], num_classes: int,
-                 max_frames: int | None = None) -> Iterator[TestVideo]:
-    """Test videos of MediaSequence shards, in file order, padding removed."""
+def shard_videos(patterns: str | Sequence[str], modalities: Sequence[str],
+                 max_frames: int | None = None, **dataset_kwargs) -> Iterator[TestVideo]:
+    """Test videos of MediaSequence shards, in file order, padding removed.
+
+    Read one at a time with `make_dataset(patterns, "i3d", split="test")` (centre crop of the
+    stored frames, 224 unless `crop_size` is given; [-1, 1]); `dataset_kwargs` go to it
+    (`num_classes`, `require_labels`, `crop_size`, `short_side`).
+    """
     from kinetics_i3d.data import make_dataset
 
     ds = make_dataset(patterns, "i3d", split="test", batch_size=1, modalities=tuple(modalities),
-                      num_classes=num_classes, max_test_frames=max_frames)
+                      max_test_frames=max_frames, **dataset_kwargs)
     for batch in ds.as_numpy_iterator():
         frames = {m: batch[m][0, :int(batch[f"{m}_num_frames"][0])] for m in modalities}
         yield TestVideo(batch["media_id"][0].decode(), int(batch["label"][0]), frames)
@@ -199,7 +204,7 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     num_classes = next(iter(models.values())).num_classes
     names = streams.class_names(num_classes, label_map)
     os.makedirs(output_dir, exist_ok=True)
-    videos = shard_videos(shards, list(runners), num_classes, max_frames)
+    videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes)
     result = evaluate_videos(videos, runners, names,
                              os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
     write_evaluation(result, names, output_dir,

@@ -215,21 +215,16 @@ def shard_items(patterns: str | Sequence[str], modalities: Sequence[str], size: 
                 max_frames: int | None = None) -> Iterator[VideoItem]:
     """`VideoItem`s for the videos of MediaSequence shards (ids: `clip/media_id`).
 
-    Read with `kinetics_i3d.data.make_dataset(..., "i3d", split="test")` (centre crop of the
-    stored frames, [-1, 1]); one video at a time.
+    Read with `kinetics_i3d.serve.evaluate.shard_videos` (the test split of
+    `make_dataset(..., "i3d")`: centre crop of the stored frames, [-1, 1]); one video at a time.
     """
-    from kinetics_i3d.data import make_dataset
+    from kinetics_i3d.serve.evaluate import shard_videos
 
-    ds = make_dataset(patterns, "i3d", split="test", batch_size=1, modalities=tuple(modalities),
-                      crop_size=size.crop_size, short_side=size.short_side,
-                      max_test_frames=max_frames, require_labels=False)
-    for i, batch in enumerate(ds.as_numpy_iterator()):
-        media_id = batch["media_id"][0].decode() or f"record_{i:06d}"
-        frames = {}
-        for m in modalities:
-            n = int(batch[f"{m}_num_frames"][0])
-            video = batch[m][0, :n]
-            frames[m] = (lambda video=video, n=n: (iter(video), n))
+    videos = shard_videos(patterns, modalities, max_frames, crop_size=size.crop_size,
+                          short_side=size.short_side, require_labels=False)
+    for i, video in enumerate(videos):
+        media_id = video.media_id or f"record_{i:06d}"
+        frames = {m: (lambda v=v: (iter(v), len(v))) for m, v in video.frames.items()}
         yield VideoItem(media_id.replace("/", "_"), f"{patterns}#{i}", frames)
 
 
