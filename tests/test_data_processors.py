@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.data import processors
-from kinetics_i3d.ingest import sequence
+from kinetics_i3d.ingest import sequence, video
 
 
 def test_random_start_stays_early_enough_and_covers_the_range():
@@ -50,6 +50,18 @@ def test_flip_negates_flow_x_only_and_mirrors_every_frame():
     rgb = np.arange(2 * 6 * 3, dtype=np.float32).reshape(1, 2, 6, 3)
     np.testing.assert_array_equal(
         processors.flip_left_right(tf.constant(rgb), tf.constant(True)).numpy(), rgb[:, :, ::-1])
+
+
+def test_resized_size_follows_the_ingest_rule():
+    heights, widths = (a.ravel() for a in np.meshgrid(np.arange(16, 1100, 7),
+                                                       np.arange(16, 1100, 13)))
+    for short_side in (256, 36):
+        h, w = processors.resized_size(tf.constant(heights), tf.constant(widths), short_side)
+        expected = [video.resized_shape(int(a), int(b), short_side)
+                    for a, b in zip(heights, widths)]
+        np.testing.assert_array_equal(np.stack([h.numpy(), w.numpy()], 1), expected)
+    # A tie that float32 arithmetic rounds the other way (124.5 -> 125).
+    assert tuple(int(v) for v in processors.resized_size(415, 120, 36)) == (124, 36)
 
 
 def test_resize_scales_flow_displacements_with_the_image():

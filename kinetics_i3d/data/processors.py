@@ -86,9 +86,13 @@ def crop_offsets(height: tf.Tensor, width: tf.Tensor, crop_size: int,
 
 def resized_size(height: tf.Tensor, width: tf.Tensor,
                  short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """(height, width) int32 with the smaller side scaled to `short_side`, aspect kept (rounded)."""
-    h = tf.cast(height, tf.float32)
-    w = tf.cast(width, tf.float32)
+    """(height, width) int32 with the smaller side scaled to `short_side`, aspect kept (rounded).
+
+    The rule of `kinetics_i3d.ingest.video.resized_shape`, in float64 as Python computes it: in
+    float32 a tie such as 415 * 36 / 120 = 124.5 lands above .5 and rounds up (125 vs 124).
+    """
+    h = tf.cast(height, tf.float64)
+    w = tf.cast(width, tf.float64)
     scale = float(short_side) / tf.minimum(h, w)
     new_h = tf.maximum(tf.cast(tf.round(h * scale), tf.int32), short_side)
     new_w = tf.maximum(tf.cast(tf.round(w * scale), tf.int32), short_side)
