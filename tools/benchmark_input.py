@@ -111,10 +111,10 @@ def time_train_step() -> dict:
     from kinetics_i3d.models import InceptionI3d
 
     out = {}
-    for modality, channels in (("rgb", 3), ("flow", 2)):
+    for modality in ("rgb", "flow"):
         model = InceptionI3d(num_classes=400, modality=modality)
         optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
-        x = tf.random.uniform([1, 64, 224, 224, channels], -1.0, 1.0)
+        x = tf.random.uniform([1, 64, 224, 224, model.input_channels], -1.0, 1.0)
         y = tf.constant([3])
 
         @tf.function
