@@ -63,6 +63,9 @@ FLOW_FORMAT = FLOW["format"]
 # Flow quantisation (paper sec. 2.5 / DeepMind release README: TV-L1 values truncated to
 # [-20, 20], then rescaled to [-1, 1]). Stored as uint8(clip((v + B) / (2B), 0, 1) * 255).
 FLOW_BOUND = 20.0
+# uint8 value of zero flow: decoding is `q / FLOW_UINT8_MID - 1` to [-1, 1] (numpy here, TF ops in
+# `kinetics_i3d.data.processors.flow_to_unit`).
+FLOW_UINT8_MID = 127.5
 
 
 def encode_flow_uint8(flow: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:
@@ -81,7 +84,7 @@ def encode_flow_uint8(flow: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray
 def decode_flow_unit(image: np.ndarray) -> np.ndarray:
     """Inverse of `encode_flow_uint8`, to the network's range: `[..., 3]` uint8 -> `[..., 2]` in [-1, 1]."""
     image = np.asarray(image)
-    return image[..., :2].astype(np.float32) / 127.5 - 1.0
+    return image[..., :2].astype(np.float32) / FLOW_UINT8_MID - 1.0
 
 
 def decode_flow_pixels(image: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:

@@ -17,6 +17,8 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from kinetics_i3d import mediasequence as ms
+
 
 def random_state(seed: tf.Tensor, photometric: bool = False) -> dict[str, tf.Tensor]:
     """Draws the random choices of one training example from a stateless `seed` (`[2]` int).
@@ -147,7 +149,7 @@ def flow_to_unit(frames: tf.Tensor) -> tf.Tensor:
 
     Inverse of `kinetics_i3d.mediasequence.encode_flow_uint8` (same as `decode_flow_unit`).
     """
-    return tf.cast(frames[..., :2], tf.float32) / 127.5 - 1.0
+    return tf.cast(frames[..., :2], tf.float32) / ms.FLOW_UINT8_MID - 1.0
 
 
 def photometric_jitter(frames: tf.Tensor, state: dict[str, tf.Tensor]) -> tf.Tensor:
