@@ -56,7 +56,3 @@ def worker_id(strategy: tf.distribute.Strategy) -> int:
     if resolver is None or resolver.task_id is None:
         return 0
     return int(resolver.task_id)
-
-
-def num_workers(strategy: tf.distribute.Strategy) -> int:
-    return int(getattr(strategy.extended, "_num_workers", 1) or 1)
