@@ -190,14 +190,16 @@ def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
         if ckpt_classes == model.num_classes:
             checkpoints.restore_released(model, prefix)
             return "all"
-        source = models.InceptionI3d(
-            num_classes=ckpt_classes or 1, modality=model.modality.name,
-            final_endpoint="Logits" if ckpt_classes else "Mixed_5c")
+        # The trunk only: a Mixed_5c feature model reads any released-layout checkpoint, with or
+        # without logits, and leaves the logits unread.
+        source = models.InceptionI3d(num_classes=1, modality=model.modality.name,
+                                     final_endpoint="Mixed_5c")
         checkpoints.restore_released(source, prefix)
         source_units = dict(source.named_units())
+        classifier = classifier_layer(model)
         copied = 0
         for path, unit in model.named_units():
-            if unit is classifier_layer(model):
+            if unit is classifier:
                 continue
             for target, value in zip(unit.weights, source_units[path].weights):
                 target.assign(value)
