@@ -36,6 +36,7 @@ def _config(shard, tmp_path, **overrides):
      r"--lr_values needs one more entry"),
     (dict(lr_boundaries=(10,), lr_values=(0.1, 0.01)), r"only used with --lr_schedule=steps"),
     (dict(plateau_patience=0), r"--plateau_patience must be >= 1"),
+    (dict(eval_every=0), r"--eval_every must be > 0 with --lr_schedule=plateau"),
     (dict(batch_size_per_replica=0), r"--batch_size_per_replica must be > 0"),
     (dict(model="c3d", modality="flow"), r"--modality=flow applies to --model=i3d only"),
     (dict(num_frames=16, model="c3d"), r"--num_frames applies to I3D models"),

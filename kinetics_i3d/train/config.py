@@ -93,13 +93,12 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
         raise ValueError("--train_pattern is required (a glob of training TFRecord shards)")
     if check_files and not _matches(config.train_pattern):
         raise ValueError(f"--train_pattern={config.train_pattern!r} matches no file")
-    needs_val = config.lr_schedule == "plateau" or config.eval_every > 0
     if config.lr_schedule == "plateau" and not config.val_pattern:
         raise ValueError("--val_pattern is required with --lr_schedule=plateau (the learning rate "
                          "drops when the validation loss saturates)")
     if config.val_pattern and check_files and not _matches(config.val_pattern):
         raise ValueError(f"--val_pattern={config.val_pattern!r} matches no file")
-    if needs_val and config.val_pattern and config.eval_every <= 0:
+    if config.lr_schedule == "plateau" and config.eval_every <= 0:
         raise ValueError(f"--eval_every must be > 0 with --lr_schedule=plateau, "
                          f"got {config.eval_every}")
     if config.model != "i3d" and config.modality != "rgb":
