@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 
-import cv2
 import keras
 import numpy as np
 import pytest
@@ -14,7 +13,9 @@ import tensorflow as tf
 from conftest import REPO_ROOT, VIDEOS
 
 from kinetics_i3d import checkpoints
+from kinetics_i3d.ingest.video import read_video
 from kinetics_i3d.models import InceptionI3d
+from kinetics_i3d.serve.preprocess import preprocess_rgb
 from kinetics_i3d.train import TrainConfig, Trainer
 from kinetics_i3d.train.inputs import in_memory_dataset_fn
 from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON, checkpoint_key
@@ -24,22 +25,10 @@ T, S = 9, 193
 
 
 def _clip_windows(path, count, rng):
-    """`count` random 9-frame windows `[count, 9, 193, 193, 3]` in [-1, 1] of a real video."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        h, w = frame.shape[:2]
-        scale = S / min(h, w)
-        frame = cv2.resize(frame, (max(S, round(w * scale)), max(S, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
-        h, w = frame.shape[:2]
-        y, x = (h - S) // 2, (w - S) // 2
-        frames.append(frame[y:y + S, x:x + S, ::-1])
-    capture.release()
-    frames = np.stack(frames).astype(np.float32) / 127.5 - 1.0
+    """`count` random 9-frame windows `[count, 9, 193, 193, 3]` in [-1, 1] of a real video,
+    decoded at 25 fps by the ingest decoder and preprocessed the release's way (short side 193,
+    centre crop)."""
+    frames = preprocess_rgb(read_video(path, short_side=S).rgb, short_side=S, crop_size=S).numpy()
     starts = rng.choice(len(frames) - T, size=count, replace=False)
     return np.stack([frames[s:s + T] for s in starts])
 
