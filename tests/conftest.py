@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kinetics_i3d  # noqa: F401  (sets TF env defaults before TensorFlow loads)
 
 import pytest
 

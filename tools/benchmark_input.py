@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import flags, logging

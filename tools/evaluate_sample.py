@@ -14,7 +14,7 @@ preprocessing (25 fps, short side 256, 224 centre crop, [-1, 1]; flow by TV-L1, 
 import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
 
 from absl import app, flags, logging
 

@@ -13,9 +13,8 @@ any size, flow float32 pixels [B, T', H', W', 2]; release preprocessing in the g
 probabilities, top-k indices / probabilities / class names), `features` (Mixed_5c pooled and
 time series), `logits_preprocessed` (inputs already [B, T, 224, 224, C] in [-1, 1]).
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
 
 from absl import app, flags, logging
 

@@ -13,7 +13,7 @@ length run in bounded memory (temporal chunks, exact: kinetics_i3d/serve/chunked
 """
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
 
 from absl import app, flags, logging
 

@@ -9,9 +9,8 @@ it unchanged. The logits are freshly initialised for `--num_classes`.
     --modality=rgb --num_classes=400 --inflation=repeat \
     --output_checkpoint=/data/i3d/rgb_imagenet_inflated/model.ckpt
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
 
 from absl import app, flags, logging
 
