@@ -1,7 +1,12 @@
 """Class-name lists shipped with the package (Kinetics-400 and -600, in the release's order)."""
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
+from typing import Iterable, Sequence
+
+from kinetics_i3d.errors import UserError
 
 LABEL_MAPS = Path(__file__).resolve().parent / "label_maps"
 KINETICS_400 = LABEL_MAPS / "label_map.txt"
@@ -29,3 +34,49 @@ def default_label_map(num_classes: int) -> list[str]:
             f"no shipped label map for {num_classes} classes (have 400 and 600); pass --label_map"
         )
     return load_label_map(paths[num_classes])
+
+
+# Kinetics maps tried, in order, for a Kinetics manifest given without a label map: the first
+# that contains every label of the manifest gives the release's indices (zumba = 399 in K-400).
+SHIPPED_KINETICS = (("Kinetics-400", KINETICS_400), ("Kinetics-600", KINETICS_600))
+
+
+def label_map_text(names: Sequence[str]) -> str:
+    """The label-map file format (`label_map.txt`): one class name per line, index = line."""
+    return "".join(f"{n}\n" for n in names)
+
+
+def label_map_hash(names: Sequence[str]) -> str:
+    """Hex SHA-256 of `label_map_text(names)`: identifies a label map (names and order).
+
+    Stored by ingest in `<name>-dataset.json` and in each example's context
+    (`kinetics_i3d.mediasequence.CLIP_LABEL_MAP_SHA256`).
+    """
+    return hashlib.sha256(label_map_text(names).encode("utf-8")).hexdigest()
+
+
+def write_label_map(path: str | Path, names: Sequence[str]) -> None:
+    """Writes `names` in the `label_map.txt` format (atomically: temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".incomplete")
+    tmp.write_text(label_map_text(names), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def shipped_kinetics_map(labels: Iterable[str]) -> tuple[str, Path, list[str]]:
+    """The first shipped Kinetics map (400, then 600) holding every name in `labels`.
+
+    Returns (map name, path, class names). Raises `UserError` naming the labels no shipped map
+    has, asking for --label_map.
+    """
+    wanted = set(labels)
+    missing: set[str] = wanted
+    for title, path in SHIPPED_KINETICS:
+        names = load_label_map(path)
+        if wanted <= set(names):
+            return title, path, names
+        missing = missing & (wanted - set(names))
+    shown = ", ".join(repr(m) for m in sorted(missing)[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    raise UserError(f"labels {shown}{more} are in neither shipped Kinetics map (400, 600); pass "
+                    f"--label_map=<file with one class name per line, in index order>")

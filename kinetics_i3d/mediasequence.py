@@ -10,6 +10,9 @@ Context features (`tf.train.Features`):
   clip/label/string        bytes   class name
   clip/start/timestamp     int64   clip start in the source, microseconds
   clip/end/timestamp       int64   clip end in the source, microseconds
+  clip/label/map_sha256    bytes   ours, not MediaPipe's: hex SHA-256 of the label map that
+                                   `clip/label/index` indexes (`kinetics_i3d.labels.label_map_hash`
+                                   of its names in order); absent in MediaPipe's shards
   image/format             bytes   b"JPEG"
   image/height, image/width int64  stored RGB frame size
   image/frame_rate         float   frames per second of the stored frames
@@ -31,6 +34,8 @@ CLIP_LABEL_INDEX = "clip/label/index"
 CLIP_LABEL_STRING = "clip/label/string"
 CLIP_START_TIMESTAMP = "clip/start/timestamp"
 CLIP_END_TIMESTAMP = "clip/end/timestamp"
+# Our own key (MediaSequence style): which label map the index refers to (see the docstring).
+CLIP_LABEL_MAP_SHA256 = "clip/label/map_sha256"
 
 IMAGE_PREFIX = "image"
 FLOW_PREFIX = "FORWARD_FLOW/image"

@@ -1,4 +1,5 @@
 """tools/build_tfrecords.py: the command line end to end (Kinetics CSV in, shards out, exit code)."""
+import json
 import os
 import subprocess
 import sys
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
+import kinetics_i3d
 from conftest import VIDEOS
+from kinetics_i3d import labels
 from kinetics_i3d.ingest import sequence
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,3 +59,54 @@ def test_kinetics_csv_with_bad_videos_exits_zero_then_all_bad_exits_one(tmp_path
                 f"--output_dir={tmp_path / 'bad_out'}", "--num_shards=1")
     assert proc.returncode == 1
     assert "0 of 2 videos written, 2 failed" in proc.stdout
+
+
+def test_subset_csv_gets_release_indices_provenance_and_refuses_changed_settings(tmp_path):
+    """Issue #16: a 3-class Kinetics CSV without --label_map is numbered by the shipped
+    Kinetics-400 map (zumba = 399), and the output says which map and settings made it."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for vid, source in (("a", "carphone_pristine.mp4"), ("b", "cup.mp4"), ("z", "box.mp4")):
+        os.symlink(VIDEOS / source, videos / f"{vid}.mp4")
+    csv_path = tmp_path / "subset.csv"
+    csv_path.write_text("label,youtube_id,time_start,time_end,split\n"
+                        "abseiling,a,0,0.2,val\nair drumming,b,0,0.2,val\nzumba,z,0,0.2,val\n")
+    out = tmp_path / "out"
+    common = [f"--manifest={csv_path}", f"--video_root={videos}", "--nokinetics_trimmed",
+              "--skip_flow", "--num_shards=1", "--name=val", f"--output_dir={out}"]
+    proc = _run(*common, "--short_side=32")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "shipped Kinetics-400 map" in proc.stderr
+    k400 = labels.default_label_map(400)
+    digest = labels.label_map_hash(k400)
+    examples = {ex["media_id"]: ex for ex in (
+        sequence.parse_sequence_example(r.numpy())
+        for r in tf.data.TFRecordDataset(str(out / "val-00000-of-00001.tfrecord")))}
+    assert {k: (ex["label_index"], ex["label_string"]) for k, ex in examples.items()} == {
+        "a": (0, "abseiling"), "b": (1, "air drumming"), "z": (399, "zumba")}
+    assert {ex["label_map_sha256"] for ex in examples.values()} == {digest}
+    assert examples["z"]["rgb"].shape[1] == 32
+    # The label map beside the shards, in the shipped file's format (issue #17 copies it on).
+    assert (out / "val-label_map.txt").read_text() == labels.KINETICS_400.read_text()
+    dataset = json.loads((out / "val-dataset.json").read_text())
+    assert dataset["label_map"]["names"] == k400 and dataset["label_map"]["sha256"] == digest
+    assert dataset["label_map"]["source"] == str(labels.KINETICS_400)
+    assert dataset["package_version"] == kinetics_i3d.__version__
+    assert dataset["options"]["fps"] == 25.0 and dataset["options"]["short_side"] == 32
+    assert dataset["options"]["flow"] is False and dataset["options"]["jpeg_quality"] == 90
+    assert {"flow_backend", "flow_bound", "flow_format"} <= set(dataset["options"])
+    assert (dataset["num_videos"], dataset["num_written"], dataset["num_failed"]) == (3, 3, 0)
+    assert dataset["failures_path"] == str(out / "val-failures.tsv")
+
+    # A rerun with another short side stops, names the difference and offers --overwrite.
+    proc = _run(*common, "--short_side=40")
+    assert proc.returncode == 1
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: ") and "short_side: 32 -> 40" in error
+    assert "--overwrite" in error
+    proc = _run(*common, "--short_side=40", "--overwrite")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rebuilt = [sequence.parse_sequence_example(r.numpy())
+               for r in tf.data.TFRecordDataset(str(out / "val-00000-of-00001.tfrecord"))]
+    assert {ex["rgb"].shape[1] for ex in rebuilt} == {40}
+    assert json.loads((out / "val-dataset.json").read_text())["options"]["short_side"] == 40

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from kinetics_i3d import labels
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest import manifests
 
 LABEL_MAP = Path(__file__).resolve().parents[1] / "kinetics_i3d" / "label_maps" / "label_map.txt"
@@ -39,9 +41,9 @@ def test_kinetics_csv_trimmed_and_full(tmp_path):
     full = manifests.read_kinetics_csv(csv_path, videos, label_map=label_map, trimmed=False)
     assert (full[0].start_s, full[0].end_s, full[0].time_offset_s) == (14.0, 24.0, 0.0)
     assert full[0].path == str(videos / "abc123.mp4")
-    # Default label map: sorted labels of the CSV.
+    # Default label map: the shipped Kinetics-400 one (issue #16), not the CSV's sorted labels.
     default = manifests.read_kinetics_csv(csv_path, videos)
-    assert [e.label_index for e in default] == [1, 0, 0]
+    assert [e.label_index for e in default] == [259, 0, 0]
 
 
 def test_kinetics_test_csv_without_labels_and_bad_label(tmp_path):
@@ -100,3 +102,53 @@ def test_class_folders_and_load_manifest(tmp_path):
         manifests.load_manifest("youtube8m", tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         manifests.load_manifest("kinetics", tmp_path / "nope.csv")
+
+
+def _kinetics_csv(tmp_path, labels) -> Path:
+    csv_path = tmp_path / "subset.csv"
+    csv_path.write_text("label,youtube_id,time_start,time_end,split\n" + "".join(
+        f"{label},id{i},0,10,train\n" for i, label in enumerate(labels)))
+    return csv_path
+
+
+def test_kinetics_subset_without_label_map_uses_the_release_indices(tmp_path):
+    # Issue #16: three rows used to be numbered 0..2 from the CSV (zumba = 2, which the 400-class
+    # release reads as "answering questions").
+    csv_path = _kinetics_csv(tmp_path, ["abseiling", "air drumming", "zumba"])
+    manifest = manifests.read_manifest("kinetics", csv_path)
+    assert [e.label_index for e in manifest.entries] == [0, 1, 399]
+    assert manifest.class_names == labels.default_label_map(400)
+    assert manifest.label_map_source == str(labels.KINETICS_400)
+    # A label only Kinetics-600 has: the 600 map, in its order.
+    manifest = manifests.read_manifest(
+        "kinetics", _kinetics_csv(tmp_path, ["zumba", "acting in play"]))
+    k600 = labels.default_label_map(600)
+    assert [e.label_index for e in manifest.entries] == [599, k600.index("acting in play")]
+    assert manifest.class_names == k600
+    # In neither map: stop and ask for --label_map, naming the label.
+    with pytest.raises(UserError, match=r"'juggling pandas'.*--label_map"):
+        manifests.read_manifest("kinetics", _kinetics_csv(tmp_path, ["zumba", "juggling pandas"]))
+    # An explicit map is used as given.
+    own = tmp_path / "own.txt"
+    own.write_text("zumba\nabseiling\nair drumming\n")
+    manifest = manifests.read_manifest("kinetics", _kinetics_csv(
+        tmp_path, ["abseiling", "air drumming", "zumba"]), label_map_path=own)
+    assert [e.label_index for e in manifest.entries] == [1, 2, 0]
+    assert manifest.class_names == ["zumba", "abseiling", "air drumming"]
+
+
+def test_ucf101_and_hmdb51_keep_their_own_orders(tmp_path):
+    ucf = tmp_path / "ucf"
+    ucf.mkdir()
+    (ucf / "classInd.txt").write_text("1 YoYo\n2 ApplyEyeMakeup\n")
+    (ucf / "trainlist01.txt").write_text("ApplyEyeMakeup/v_a.avi 2\nYoYo/v_b.avi 1\n")
+    manifest = manifests.read_manifest("ucf101", ucf)
+    assert manifest.class_names == ["YoYo", "ApplyEyeMakeup"]
+    assert [e.label_index for e in manifest.entries] == [1, 0]
+    hmdb = tmp_path / "hmdb"
+    hmdb.mkdir()
+    (hmdb / "wave_test_split1.txt").write_text("w.avi 1\n")
+    (hmdb / "clap_test_split1.txt").write_text("c.avi 1\n")
+    manifest = manifests.read_manifest("hmdb51", hmdb)
+    assert manifest.class_names == ["clap", "wave"]
+    assert {e.media_id: e.label_index for e in manifest.entries} == {"c": 0, "w": 1}

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import VIDEOS
+from kinetics_i3d import provenance
 from kinetics_i3d.ingest import sequence
 from kinetics_i3d.ingest import shards
 from kinetics_i3d.ingest import video
@@ -128,7 +129,8 @@ def test_interrupted_run_resumes_without_touching_finished_shards(tmp_path, monk
     assert sorted(ids) == sorted(e.media_id for e in entries)
 
     # A rerun with different storage options must not mix formats in one directory.
-    with pytest.raises(ValueError, match="built with options"):
+    with pytest.raises(provenance.SettingsMismatchError,
+                       match=r"made with other settings \(short_side: 32 -> 48\).*--overwrite"):
         shards.build_dataset(entries, out, name="x", num_shards=3,
                              options=shards.IngestOptions(short_side=48))
 

@@ -9,12 +9,21 @@ Across machines, run the same command with --task_index=K --num_tasks=M on each 
 (a Kubernetes indexed Job's JOB_COMPLETION_INDEX, a Slurm array's SLURM_ARRAY_TASK_ID): each
 writes a disjoint, deterministic set of shards; rerunning a task resumes it.
 
-Exit status 0 unless every video of this task failed (see <name>-failures*.tsv).
+Beside the shards: <name>-dataset.json (how they were made: label map names and SHA-256, fps,
+short side, flow backend and bound, codecs, package version, counts, failures file) and
+<name>-label_map.txt (the class names `clip/label/index` indexes). Without --label_map a Kinetics
+CSV is numbered by the first shipped map (Kinetics-400, then -600) that holds all its labels.
+
+Exit status 0 unless every video of this task failed (see <name>-failures*.tsv); 1 with one
+`error:` line when a flag or file is wrong or finished shards were made with other settings.
 """
+import kinetics_i3d  # noqa: F401  (TF env defaults before TensorFlow loads)
+
 from absl import app
 from absl import flags
 from absl import logging
 
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import manifests
 from kinetics_i3d.ingest import sequence
@@ -29,7 +38,9 @@ _VIDEO_ROOT = flags.DEFINE_string("video_root", None,
 _SPLIT = flags.DEFINE_integer("split", 1, "UCF-101 / HMDB-51 split number (1-3).")
 _SUBSET = flags.DEFINE_enum("subset", "train", ["train", "test"], "UCF-101 / HMDB-51 subset.")
 _LABEL_MAP = flags.DEFINE_string(
-    "label_map", None, "Class names in index order (default: sorted labels of the manifest).")
+    "label_map", None, "Class names in index order, one per line (Kinetics / class folders; "
+    "default: Kinetics: the first shipped map, 400 then 600, holding every label of the CSV; "
+    "class folders: sorted folder names). UCF-101 / HMDB-51 keep their own orders.")
 _TRIMMED = flags.DEFINE_bool(
     "kinetics_trimmed", True, "Kinetics files are already cut to [time_start, time_end] "
     "(<id>_<start:06d>_<end:06d>.mp4); false: whole videos <id>.mp4, cut here.")
@@ -54,12 +65,22 @@ _FLOW_FORMAT = flags.DEFINE_enum("flow_format", "png", list(sequence.FLOW_FORMAT
 _JPEG_QUALITY = flags.DEFINE_integer("jpeg_quality", sequence.DEFAULT_JPEG_QUALITY,
                                      "RGB JPEG quality.")
 
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Rebuild finished shards made with other "
+                                "settings (default: stop and list the differences).")
+
 flags.mark_flags_as_required(["manifest", "output_dir"])
 
 
 def main(argv):
     del argv
-    entries = manifests.load_manifest(
+    try:
+        return _build()
+    except UserError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+def _build() -> int:
+    manifest = manifests.read_manifest(
         _FORMAT.value, _MANIFEST.value, _VIDEO_ROOT.value, split=_SPLIT.value,
         subset=_SUBSET.value, label_map_path=_LABEL_MAP.value, kinetics_trimmed=_TRIMMED.value)
     options = shards.IngestOptions(
@@ -68,12 +89,15 @@ def main(argv):
         flow_backend=_FLOW_BACKEND.value, flow_batch=_FLOW_BATCH.value,
         flow_format=_FLOW_FORMAT.value, jpeg_quality=_JPEG_QUALITY.value)
     summary = shards.build_dataset(
-        entries, _OUTPUT_DIR.value, name=_NAME.value, num_shards=_NUM_SHARDS.value,
+        manifest.entries, _OUTPUT_DIR.value, name=_NAME.value, num_shards=_NUM_SHARDS.value,
         options=options, num_workers=_NUM_WORKERS.value, task_index=_TASK_INDEX.value,
-        num_tasks=_NUM_TASKS.value, shuffle_seed=None if _SEED.value < 0 else _SEED.value)
+        num_tasks=_NUM_TASKS.value, shuffle_seed=None if _SEED.value < 0 else _SEED.value,
+        class_names=manifest.class_names, label_map_source=manifest.label_map_source,
+        overwrite=_OVERWRITE.value)
     print(f"{summary.num_written} of {summary.num_videos} videos written, "
           f"{summary.num_failed} failed (list: {summary.failures_path}), "
-          f"{summary.num_frames} frames, {summary.seconds:.1f} s")
+          f"{summary.num_frames} frames, {summary.seconds:.1f} s; provenance: "
+          f"{summary.dataset_path}")
     if summary.all_failed:
         logging.error("every video failed; see %s", summary.failures_path)
         return 1

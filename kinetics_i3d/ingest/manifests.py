@@ -9,8 +9,10 @@ Formats:
   Class folders  `root/<class_name>/<video>.<ext>`.
 
 Label indices are 0-based. For UCF-101 they are `classInd - 1`; for HMDB-51 and class folders the
-sorted class names; for Kinetics the given label map (the release's `label_map.txt` is the sorted
-class names, so the default, the sorted labels of a full CSV, gives the same indices).
+sorted class names; for Kinetics the given label map, else the first shipped map (Kinetics-400,
+then -600: `kinetics_i3d.labels.shipped_kinetics_map`) holding every label of the CSV, so a CSV
+covering a subset of the classes still gets the release's indices (zumba = 399), never 0..n-1.
+`read_manifest` returns the entries with the class names they index (`Manifest`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ import os
 import re
 from pathlib import Path
 from typing import Sequence
+
+from absl import logging
+
+from kinetics_i3d import labels as labels_lib
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 
@@ -92,7 +98,8 @@ def read_kinetics_csv(
     Args:
       csv_path: the annotation CSV.
       video_root: folder holding the downloaded videos.
-      label_map: class names in index order; default: the sorted labels of this CSV.
+      label_map: class names in index order; default: the first shipped Kinetics map (400, then
+        600) holding every label of this CSV (logged); `UserError` when neither does.
       trimmed: True if the files are already cut to [time_start, time_end] (the downloaders'
         default): the whole file is used and timestamps are offset by time_start. False if the
         files are whole YouTube videos: the span is cut here.
@@ -108,7 +115,9 @@ def read_kinetics_csv(
         rows = list(reader)
     labelled = "label" in (rows[0] if rows else {})
     if labelled and label_map is None:
-        label_map = sorted({r["label"] for r in rows})
+        title, path, label_map = labels_lib.shipped_kinetics_map(r["label"] for r in rows)
+        logging.info("%s: no --label_map given; using the shipped %s map %s (it holds all %d "
+                     "labels of the CSV)", csv_path, title, path, len({r["label"] for r in rows}))
     templates = templates or (KINETICS_TRIMMED_TEMPLATES if trimmed else KINETICS_FULL_TEMPLATES)
     root = Path(video_root)
     entries = []
@@ -129,6 +138,38 @@ def read_kinetics_csv(
     return entries
 
 
+_HMDB_SPLIT = re.compile(r"^(?P<cls>.+)_test_split(?P<n>\d+)\.txt$")
+
+
+def ucf101_classes(split_dir: str | os.PathLike) -> list[str]:
+    """UCF-101 class names in index order: `classInd.txt` line "k Name" is index k - 1."""
+    canonical: dict[int, str] = {}
+    with open(Path(split_dir) / "classInd.txt", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                number, name = line.split()
+                canonical[int(number) - 1] = name
+    if sorted(canonical) != list(range(len(canonical))):
+        raise ValueError(f"{Path(split_dir) / 'classInd.txt'}: class numbers are not 1..N")
+    return [canonical[i] for i in range(len(canonical))]
+
+
+def hmdb51_classes(split_dir: str | os.PathLike, split: int = 1) -> list[str]:
+    """HMDB-51 class names in index order: the sorted classes of the split files."""
+    return sorted(_hmdb_split_files(split_dir, split))
+
+
+def _hmdb_split_files(split_dir: str | os.PathLike, split: int) -> dict[str, Path]:
+    files = {}
+    for path in Path(split_dir).iterdir():
+        match = _HMDB_SPLIT.match(path.name)
+        if match and int(match["n"]) == split:
+            files[match["cls"]] = path
+    if not files:
+        raise ValueError(f"{split_dir}: no '<class>_test_split{split}.txt' files found")
+    return files
+
+
 def read_ucf101(
     split_dir: str | os.PathLike,
     video_root: str | os.PathLike,
@@ -140,12 +181,7 @@ def read_ucf101(
     if subset not in ("train", "test"):
         raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
     split_dir = Path(split_dir)
-    canonical: dict[int, str] = {}  # index -> name as classInd.txt spells it
-    with open(split_dir / "classInd.txt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                number, name = line.split()
-                canonical[int(number) - 1] = name
+    canonical = dict(enumerate(ucf101_classes(split_dir)))  # index -> name as in classInd.txt
     # Folder names in the lists differ in case from classInd.txt (HandStandPushups).
     classes = {name.lower(): index for index, name in canonical.items()}
     list_path = split_dir / f"{subset}list{split:02d}.txt"
@@ -170,9 +206,6 @@ def read_ucf101(
     return entries
 
 
-_HMDB_SPLIT = re.compile(r"^(?P<cls>.+)_test_split(?P<n>\d+)\.txt$")
-
-
 def read_hmdb51(
     split_dir: str | os.PathLike,
     video_root: str | os.PathLike,
@@ -186,13 +219,7 @@ def read_hmdb51(
     wanted = {"train": "1", "test": "2"}.get(subset)
     if wanted is None:
         raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
-    files = {}
-    for path in Path(split_dir).iterdir():
-        match = _HMDB_SPLIT.match(path.name)
-        if match and int(match["n"]) == split:
-            files[match["cls"]] = path
-    if not files:
-        raise ValueError(f"{split_dir}: no '<class>_test_split{split}.txt' files found")
+    files = _hmdb_split_files(split_dir, split)
     entries = []
     for index, cls in enumerate(sorted(files)):
         with open(files[cls], encoding="utf-8") as f:
@@ -203,6 +230,11 @@ def read_hmdb51(
                                               media_id=Path(parts[0]).stem, label_index=index,
                                               label_string=cls))
     return entries
+
+
+def class_folder_names(root: str | os.PathLike) -> list[str]:
+    """Class names of a class-folder root in index order: its sorted sub-folder names."""
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir())
 
 
 def read_class_folders(
@@ -216,7 +248,7 @@ def read_class_folders(
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"class-folder root {root} is not a directory")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    classes = class_folder_names(root)
     label_map = list(label_map) if label_map is not None else classes
     exts = {e.lower() for e in extensions}
     entries = []
@@ -232,7 +264,25 @@ def read_class_folders(
 MANIFEST_FORMATS = ("kinetics", "ucf101", "hmdb51", "folder")
 
 
-def load_manifest(
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """A loaded manifest: its entries and the class names their `label_index` indexes.
+
+    class_names: index -> name (None for an unlabelled Kinetics test CSV without a label map);
+    label_map_source: where the names come from (a file path, "classInd.txt" or a description).
+    """
+
+    entries: list[VideoEntry]
+    class_names: list[str] | None
+    label_map_source: str
+
+
+def load_manifest(*args, **kwargs) -> list[VideoEntry]:
+    """The entries of `read_manifest(*args, **kwargs)`."""
+    return read_manifest(*args, **kwargs).entries
+
+
+def read_manifest(
     manifest_format: str,
     manifest: str | os.PathLike,
     video_root: str | os.PathLike | None = None,
@@ -241,11 +291,13 @@ def load_manifest(
     subset: str = "train",
     label_map_path: str | os.PathLike | None = None,
     kinetics_trimmed: bool = True,
-) -> list[VideoEntry]:
-    """Entries for one of `MANIFEST_FORMATS`.
+) -> Manifest:
+    """Entries and class names for one of `MANIFEST_FORMATS`.
 
     `manifest` is the Kinetics CSV, the UCF-101 / HMDB-51 split folder, or the class-folder root;
     `video_root` is where the videos are (default: next to the manifest / the root itself).
+    `label_map_path` applies to Kinetics and class folders; UCF-101 (`classInd.txt`) and HMDB-51
+    (sorted classes) keep their own orders.
     """
     if manifest_format not in MANIFEST_FORMATS:
         raise ValueError(f"manifest_format must be one of {MANIFEST_FORMATS}, got "
@@ -253,13 +305,23 @@ def load_manifest(
     if not os.path.exists(manifest):
         raise ValueError(f"manifest {manifest} does not exist")
     label_map = read_label_map(label_map_path) if label_map_path else None
+    source = str(label_map_path) if label_map_path else ""
     if manifest_format == "folder":
-        return read_class_folders(manifest, label_map=label_map)
+        entries = read_class_folders(manifest, label_map=label_map)
+        names = label_map or class_folder_names(manifest)
+        return Manifest(entries, names, source or f"sorted class folders of {manifest}")
     if video_root is None:
         video_root = Path(manifest).parent if manifest_format == "kinetics" else manifest
     if manifest_format == "kinetics":
-        return read_kinetics_csv(manifest, video_root, label_map=label_map,
-                                 trimmed=kinetics_trimmed)
+        entries = read_kinetics_csv(manifest, video_root, label_map=label_map,
+                                    trimmed=kinetics_trimmed)
+        present = {e.label_string for e in entries if e.label_string is not None}
+        if label_map is None and present:  # the same choice read_kinetics_csv made
+            _, path, label_map = labels_lib.shipped_kinetics_map(present)
+            source = str(path)
+        return Manifest(entries, label_map, source)
     if manifest_format == "ucf101":
-        return read_ucf101(manifest, video_root, split=split, subset=subset)
-    return read_hmdb51(manifest, video_root, split=split, subset=subset)
+        return Manifest(read_ucf101(manifest, video_root, split=split, subset=subset),
+                        ucf101_classes(manifest), str(Path(manifest) / "classInd.txt"))
+    return Manifest(read_hmdb51(manifest, video_root, split=split, subset=subset),
+                    hmdb51_classes(manifest, split), f"sorted HMDB-51 classes of {manifest}")

@@ -3,7 +3,8 @@
 The keys and the flow quantisation are defined once, in `kinetics_i3d.mediasequence`; this module
 only fills them in. Layout (timestamps in microseconds of the source video):
 
-  context   clip/media_id, clip/label/index, clip/label/string, clip/start/timestamp,
+  context   clip/media_id, clip/label/index, clip/label/string, clip/label/map_sha256,
+            clip/start/timestamp,
             clip/end/timestamp, image/{format,height,width,frame_rate},
             FORWARD_FLOW/image/{format,height,width,frame_rate}
   sequence  image/encoded (one JPEG per RGB frame), image/timestamp,
@@ -93,6 +94,7 @@ def make_sequence_example(
     flow_format: str = "png",
     flow_jpeg_quality: int = DEFAULT_FLOW_JPEG_QUALITY,
     flow_bound: float = ms.FLOW_BOUND,
+    label_map_sha256: str | None = None,
 ) -> tf.train.SequenceExample:
     """Build the MediaSequence `SequenceExample` of one clip.
 
@@ -111,6 +113,8 @@ def make_sequence_example(
         "jpeg" (quality `flow_jpeg_quality`, 4:4:4; ~4x smaller, mean error 0.077 px vs 0.051 px).
       flow_jpeg_quality: JPEG quality for flow when `flow_format="jpeg"`.
       flow_bound: truncation bound in pixels (release: 20).
+      label_map_sha256: `kinetics_i3d.labels.label_map_hash` of the label map `label_index`
+        indexes, stored as `clip/label/map_sha256` (with a label only).
 
     Returns:
       The `tf.train.SequenceExample`; `.SerializeToString()` gives the TFRecord payload.
@@ -146,6 +150,8 @@ def make_sequence_example(
         context[ms.CLIP_LABEL_INDEX] = _int_feature([int(label_index)])
     if label_string is not None:
         context[ms.CLIP_LABEL_STRING] = _bytes_feature([label_string.encode("utf-8")])
+    if label_map_sha256 is not None and label_index is not None:
+        context[ms.CLIP_LABEL_MAP_SHA256] = _bytes_feature([label_map_sha256.encode("ascii")])
     feature_lists: dict[str, tf.train.FeatureList] = {}
     timestamps = frame_timestamps_us(num_frames, fps, start_us)
 
@@ -181,8 +187,8 @@ def parse_sequence_example(serialized: bytes, flow_bound: float = ms.FLOW_BOUND)
       rgb: `[T, H, W, 3]` uint8 or None; rgb_timestamps: `[T]` int64 us or None;
       flow: `[T - 1, H, W, 2]` float32 pixels in [-flow_bound, flow_bound] or None;
       flow_timestamps: `[T - 1]` int64 us or None; flow_format: "png"/"jpeg" or None;
-      fps: float; label_index: int or None; label_string: str or None; media_id: str;
-      start_us, end_us: int.
+      fps: float; label_index: int or None; label_string: str or None;
+      label_map_sha256: str or None; media_id: str; start_us, end_us: int.
     """
     example = tf.train.SequenceExample.FromString(serialized)
     ctx = example.context.feature
@@ -206,6 +212,7 @@ def parse_sequence_example(serialized: bytes, flow_bound: float = ms.FLOW_BOUND)
         "media_id": first(ms.CLIP_MEDIA_ID, "bytes_list", b"").decode("utf-8"),
         "label_index": first(ms.CLIP_LABEL_INDEX, "int64_list"),
         "label_string": None,
+        "label_map_sha256": first(ms.CLIP_LABEL_MAP_SHA256, "bytes_list", b"").decode() or None,
         "start_us": first(ms.CLIP_START_TIMESTAMP, "int64_list"),
         "end_us": first(ms.CLIP_END_TIMESTAMP, "int64_list"),
         "fps": first(ms.IMAGE_FRAME_RATE, "float_list") or first(ms.FLOW["frame_rate"],

@@ -5,7 +5,11 @@ Layout in `output_dir` for `name` and N shards:
   <name>-00000-of-0000N.meta.json    its record: options, videos written, failures
   <name>-00000-of-0000N.tfrecord.incomplete   a shard being written (never read as finished)
   <name>-failures[-task-K-of-M].tsv  failure list of this run: path, media_id, reason, detail
-  <name>-summary[-task-K-of-M].json  summary of this run
+  <name>-dataset[-task-K-of-M].json  provenance and summary of this run: the label map (names,
+                                     SHA-256, source), fps, short side, flow backend and bound,
+                                     codec settings, package version, counts, failures file
+  <name>-label_map.txt               the label map the shards' `clip/label/index` indexes, one
+                                     class name per line (the format of `label_maps/label_map.txt`)
 
 Assignment is deterministic: the manifest order is shuffled with `shuffle_seed` (so each shard
 mixes classes; Kinetics CSVs are sorted by class), video j goes to shard `j % N`, and shard s
@@ -13,7 +17,9 @@ belongs to task `s % num_tasks`. N independent processes with `task_index` 0..N-
 write disjoint shard sets whose union is the single-task build.
 
 A shard is written under a temporary name, then its meta file, then it is renamed; a finished
-shard (final name present) is never rewritten, an interrupted one is redone from scratch.
+shard (final name present) is never rewritten, an interrupted one is redone from scratch. A
+finished shard built with other options (or another label map) stops the run with the
+differences listed (`kinetics_i3d.provenance.check_settings`) unless `overwrite=True`.
 Parallelism is over shards (`num_workers` processes); choose `num_shards >= num_workers`.
 """
 from __future__ import annotations
@@ -32,7 +38,9 @@ from typing import Any, Callable, Sequence
 
 from absl import logging
 
+from kinetics_i3d import labels as labels_lib
 from kinetics_i3d import mediasequence as ms
+from kinetics_i3d import provenance
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import sequence
 from kinetics_i3d.ingest import video as video_lib
@@ -52,6 +60,9 @@ class IngestOptions:
     flow_batch: int = 8
     flow_format: str = "png"
     jpeg_quality: int = sequence.DEFAULT_JPEG_QUALITY
+    # `labels.label_map_hash` of the map the labels index, stored in each example's context;
+    # `build_dataset` fills it from its `class_names`.
+    label_map_sha256: str | None = None
 
     def __post_init__(self):
         if not (self.rgb or self.flow):
@@ -85,7 +96,8 @@ class BuildSummary:
     seconds: float = 0.0
     failures: list[dict[str, str]] = dataclasses.field(default_factory=list)
     failures_path: str = ""
-    summary_path: str = ""
+    dataset_path: str = ""
+    label_map_path: str = ""
 
     @property
     def all_failed(self) -> bool:
@@ -109,7 +121,7 @@ def process_video(entry: VideoEntry, options: IngestOptions) -> tuple[bytes, int
         label_index=entry.label_index, label_string=entry.label_string, media_id=entry.media_id,
         start_us=clip.start_us + offset_us, end_us=clip.end_us + offset_us,
         jpeg_quality=options.jpeg_quality, flow_format=options.flow_format,
-        flow_bound=options.flow_bound)
+        flow_bound=options.flow_bound, label_map_sha256=options.label_map_sha256)
     return example.SerializeToString(), int(clip.rgb.shape[0])
 
 
@@ -254,6 +266,9 @@ def build_dataset(
     num_tasks: int = 1,
     shuffle_seed: int | None = 0,
     progress_interval: float = 5.0,
+    class_names: Sequence[str] | None = None,
+    label_map_source: str = "",
+    overwrite: bool = False,
 ) -> BuildSummary:
     """Build (or resume) this task's shards of `entries` in `output_dir`.
 
@@ -267,15 +282,27 @@ def build_dataset(
       task_index, num_tasks: this process's share (see `task_shards`).
       shuffle_seed: see `assign_shards`; must be the same for every task.
       progress_interval: seconds between progress lines.
+      class_names: the label map the entries' `label_index` indexes (`manifests.Manifest`);
+        written to `<name>-label_map.txt` and `<name>-dataset[...].json`, its hash into every
+        example (`options.label_map_sha256` is set from it). None: unlabelled data.
+      label_map_source: where `class_names` came from (recorded).
+      overwrite: rebuild finished shards made with other options instead of stopping.
 
     Returns:
-      A `BuildSummary`; also written to `<name>-summary[...].json`, and the failure list to
-      `<name>-failures[...].tsv`.
+      A `BuildSummary`; also written with the provenance to `<name>-dataset[...].json`, and the
+      failure list to `<name>-failures[...].tsv`.
+
+    Raises:
+      provenance.SettingsMismatchError: a finished shard was made with other options (or label
+        map) and `overwrite` is False.
     """
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}")
     if options.flow:
         flow_lib.check_backend(options.flow_backend)
+    if class_names is not None:
+        options = dataclasses.replace(options,
+                                      label_map_sha256=labels_lib.label_map_hash(class_names))
     os.makedirs(output_dir, exist_ok=True)
     mine = task_shards(num_shards, task_index, num_tasks)
     per_shard = assign_shards(entries, num_shards, shuffle_seed)
@@ -288,9 +315,15 @@ def build_dataset(
         if os.path.exists(path) and os.path.exists(meta_path(path)):
             with open(meta_path(path), encoding="utf-8") as f:
                 meta = json.load(f)
-            if meta["options"] != options.storage_dict():
-                raise ValueError(f"{path} was built with options {meta['options']}, this run "
-                                 f"asks for {options.storage_dict()}; use another output_dir")
+            if overwrite and meta["options"] != options.storage_dict():
+                meta = None
+            else:
+                provenance.check_settings(
+                    meta["options"], options.storage_dict(), path,
+                    "rerun with --overwrite to rebuild such shards, or use another --output_dir")
+        else:
+            meta = None
+        if meta is not None:
             metas[s] = meta
             summary.shards_skipped += 1
         else:
@@ -298,6 +331,8 @@ def build_dataset(
                 if os.path.exists(stale):
                     os.remove(stale)
             todo.append(s)
+    if class_names is not None:  # after the checks: a refused run leaves the old map in place
+        labels_lib.write_label_map(os.path.join(output_dir, f"{name}-label_map.txt"), class_names)
     todo_videos = sum(len(per_shard[s]) for s in todo)
     logging.info("ingest task %d/%d: %d shards (%d already finished), %d videos to process, "
                  "%d workers", task_index, num_tasks, len(mine), summary.shards_skipped,
@@ -339,7 +374,8 @@ def build_dataset(
         summary.num_frames += sum(v["frames"] for v in meta["videos"])
         summary.failures.extend(meta["failures"])
     summary.num_failed = len(summary.failures)
-    _write_reports(summary, output_dir, name, task_index, num_tasks, num_shards, options)
+    _write_reports(summary, output_dir, name, task_index, num_tasks, num_shards, options,
+                   class_names, label_map_source)
     return summary
 
 
@@ -353,21 +389,31 @@ def _drain(progress_queue, progress: _Progress) -> None:
 
 
 def _write_reports(summary: BuildSummary, output_dir: str, name: str, task_index: int,
-                   num_tasks: int, num_shards: int, options: IngestOptions) -> None:
+                   num_tasks: int, num_shards: int, options: IngestOptions,
+                   class_names: Sequence[str] | None, label_map_source: str) -> None:
     suffix = _suffix(task_index, num_tasks)
     summary.failures_path = os.path.join(output_dir, f"{name}-failures{suffix}.tsv")
-    summary.summary_path = os.path.join(output_dir, f"{name}-summary{suffix}.json")
+    summary.dataset_path = os.path.join(output_dir, f"{name}-dataset{suffix}.json")
+    if class_names is not None:
+        summary.label_map_path = os.path.join(output_dir, f"{name}-label_map.txt")
     with open(summary.failures_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=["path", "media_id", "reason", "detail"],
                                 delimiter="\t")
         writer.writeheader()
         writer.writerows(summary.failures)
-    data = {k: v for k, v in dataclasses.asdict(summary).items() if k != "failures"}
+    data: dict[str, Any] = {
+        "name": name,
+        "package_version": provenance.package_version(),
+        "label_map": None if class_names is None else {
+            "names": list(class_names), "num_classes": len(class_names),
+            "sha256": options.label_map_sha256, "source": label_map_source,
+            "file": os.path.basename(summary.label_map_path)},
+        "options": options.storage_dict(),
+    }
+    data.update({k: v for k, v in dataclasses.asdict(summary).items() if k != "failures"})
     data.update(task_index=task_index, num_tasks=num_tasks, num_shards=num_shards,
-                options=options.storage_dict(),
                 failure_reasons=dict(collections.Counter(f["reason"] for f in summary.failures)))
-    with open(summary.summary_path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
+    provenance.write_json(summary.dataset_path, data)
     logging.info("ingest summary: %d videos, %d written, %d failed (%s), %d frames, shards "
                  "%d written + %d already finished, %.1f s; failures in %s",
                  summary.num_videos, summary.num_written, summary.num_failed,
