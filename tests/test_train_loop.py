@@ -387,3 +387,122 @@ def test_init_checkpoint_of_another_architecture_is_refused(tmp_path):
         from kinetics_i3d.train.loop import run_checkpoint
 
         run_checkpoint(str(tmp_path))
+
+
+# ---------------------------------------------------------------- the rate and decay it applies
+X4 = np.random.default_rng(0).uniform(-1, 1, (4, 4, 8, 8, 3)).astype(np.float32)
+Y4 = np.array([0, 1, 0, 1])
+
+
+def _sgd_trainer(tmp_path, **overrides):
+    """Momentum 0 (plain SGD: update = -lr * gradient), no decay, the tiny conv net."""
+    values = dict(momentum=0.0, weight_decay=0.0, batch_size_per_replica=4)
+    values.update(overrides)
+    return Trainer(_config(tmp_path, **values), model_fn=_tiny_model)
+
+
+def _gradient(model):
+    """Gradient of the mean cross-entropy on (X4, Y4), computed here, not by the trainer."""
+    with tf.GradientTape() as tape:
+        logits = model(X4, training=True)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(Y4, logits))
+    return [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
+
+
+def _applied_rate(trainer, iterator):
+    """One trainer step; the rate it applied, from the update of every weight (momentum 0)."""
+    before = [w.numpy().copy() for w in trainer.model.trainable_weights]
+    grads = _gradient(trainer.model)
+    trainer.train_step(iterator)
+    update = np.concatenate([(w.numpy() - b).ravel()
+                             for w, b in zip(trainer.model.trainable_weights, before)])
+    grad = np.concatenate([g.ravel() for g in grads])
+    rate = -float(update @ grad) / float(grad @ grad)
+    # float32 rounding of `w - before` is ~1e-8 on weights of O(0.5): 1e-4 of the largest step.
+    np.testing.assert_allclose(update, -rate * grad, atol=1e-4 * np.abs(update).max())
+    return rate
+
+
+def _fixed_iterator(trainer):
+    return iter(trainer.strategy.distribute_datasets_from_function(
+        in_memory_dataset_fn(X4, Y4, 4, shuffle=False)))
+
+
+def test_optimizer_applies_plateau_drops_and_resumes_at_the_dropped_rate(tmp_path):
+    """The rate the optimizer uses (its `learning_rate` and the size of a momentum-0 SGD update)
+    follows the plateau schedule: 0.1 until a drop, 0.01 after, and 0.01 after a restart."""
+    config = dict(lr_schedule="plateau", learning_rate=0.1, plateau_patience=1,
+                  lr_drop_factor=0.1)
+    trainer = _sgd_trainer(tmp_path, **config)
+    iterator = _fixed_iterator(trainer)
+    assert _applied_rate(trainer, iterator) == pytest.approx(0.1, rel=1e-4)
+    assert float(trainer.optimizer.learning_rate.numpy()) == pytest.approx(0.1)
+    trainer.schedule.update(1.0)  # first evaluation: an improvement, no drop
+    assert _applied_rate(trainer, iterator) == pytest.approx(0.1, rel=1e-4)
+    assert trainer.schedule.update(2.0)["dropped"]  # a plateau: x0.1
+    assert _applied_rate(trainer, iterator) == pytest.approx(0.01, rel=1e-4)
+    assert float(trainer.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+    trainer._save(trainer.manager)
+
+    restarted = _sgd_trainer(tmp_path, **config)  # same model_dir: resumes
+    assert restarted.restore_or_initialize() == 3
+    assert _applied_rate(restarted, _fixed_iterator(restarted)) == pytest.approx(0.01, rel=1e-4)
+    assert float(restarted.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+
+
+def test_optimizer_applies_step_boundaries(tmp_path):
+    """`--lr_boundaries=2 --lr_values=0.1,0.02`: steps 0 and 1 update at 0.1, step 2 at 0.02,
+    and a restart at step 3 stays at 0.02."""
+    config = dict(lr_schedule="steps", lr_boundaries=(2,), lr_values=(0.1, 0.02))
+    trainer = _sgd_trainer(tmp_path, **config)
+    iterator = _fixed_iterator(trainer)
+    rates = [_applied_rate(trainer, iterator) for _ in range(3)]
+    np.testing.assert_allclose(rates, [0.1, 0.1, 0.02], rtol=1e-4)
+    trainer._save(trainer.manager)
+    restarted = _sgd_trainer(tmp_path, **config)
+    assert restarted.restore_or_initialize() == 3
+    assert _applied_rate(restarted, _fixed_iterator(restarted)) == pytest.approx(0.02, rel=1e-4)
+
+
+def _decay_model(config):
+    """Conv (kernel, bias), BatchNorm (gamma, beta), LSTM (kernel, recurrent_kernel, bias),
+    classifier (kernel, bias): every kind of weight the decay rule must tell apart."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.layers.Input((4, 8, 8, 3)),
+        keras.layers.Conv3D(4, 3, padding="same", name="conv"),
+        keras.layers.BatchNormalization(name="bn"),
+        keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D(), name="pool"),
+        keras.layers.LSTM(3, name="lstm"),
+        keras.layers.Dense(config.num_classes, name="classifier"),
+    ], name="tiny")
+    rng = np.random.default_rng(1)  # biases and BN offsets away from 0, where decay would show
+    for w in model.trainable_weights:
+        if not w.path.endswith("kernel"):
+            w.assign(w.numpy() + rng.uniform(0.1, 0.5, w.shape).astype(np.float32))
+    return model
+
+
+def _decay_update(tmp_path, name, weight_decay):
+    trainer = Trainer(_config(tmp_path, model_dir=str(tmp_path / name), momentum=0.0,
+                              weight_decay=weight_decay, lr_values=(0.5,),
+                              batch_size_per_replica=4), model_fn=_decay_model)
+    before = {w.path: w.numpy().copy() for w in trainer.model.trainable_weights}
+    trainer.train_step(_fixed_iterator(trainer))
+    return before, {w.path: w.numpy() - before[w.path] for w in trainer.model.trainable_weights}
+
+
+def test_weight_decay_is_l2_on_kernels_only(tmp_path):
+    """The decay's share of a momentum-0 step is -lr * weight_decay * w on every weight whose
+    path ends in `kernel` (conv, LSTM input and recurrent, classifier) and 0 on biases, BN
+    gamma/beta: the gradient of weight_decay * sum(||w||^2 / 2) (release: L2 on the kernels)."""
+    weights, plain = _decay_update(tmp_path, "plain", 0.0)
+    _, decayed = _decay_update(tmp_path, "decayed", 0.2)
+    kernels = {p for p in weights if p.endswith("kernel")}
+    assert {p.split("/")[-1] for p in kernels} == {"kernel", "recurrent_kernel"}
+    assert "tiny/classifier/kernel" in kernels
+    assert {p.split("/")[-1] for p in set(weights) - kernels} == {"bias", "gamma", "beta"}
+    for path, w in weights.items():
+        expected = -0.5 * 0.2 * w if path in kernels else np.zeros_like(w)
+        np.testing.assert_allclose(decayed[path] - plain[path], expected, rtol=1e-4,
+                                   atol=1e-6, err_msg=path)

@@ -167,3 +167,83 @@ def test_multi_worker_two_processes_end_with_identical_weights(tmp_path):
     assert sorted(p.name for p in (model_dir / "ckpt").glob("ckpt-*.index")) == [
         "ckpt-2.index", "ckpt-3.index"]
     assert not list(model_dir.glob(".worker*"))  # the other worker's scratch saves are removed
+
+
+DECAY = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices("CPU")[0],
+        [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    import keras
+    from kinetics_i3d.train import TrainConfig, Trainer, make_strategy
+    from kinetics_i3d.train.inputs import in_memory_dataset_fn
+
+    LR, WD = 0.5, 0.2
+
+    def tiny(config):  # conv, BN, LSTM and classifier: kernels, recurrent kernel, biases, BN
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([
+            keras.layers.Input((4, 8, 8, 3)),
+            keras.layers.Conv3D(4, 3, padding="same", name="conv"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D(), name="pool"),
+            keras.layers.LSTM(3, name="lstm"),
+            keras.layers.Dense(config.num_classes, name="classifier"),
+        ], name="tiny")
+        rng = np.random.default_rng(1)  # biases and BN offsets away from 0 (decay would show)
+        for w in model.trainable_weights:
+            if not w.path.endswith("kernel"):
+                w.assign(w.numpy() + rng.uniform(0.1, 0.5, w.shape).astype(np.float32))
+        return model
+
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 4, 8, 8, 3)).astype(np.float32)
+    y = np.array([0, 1, 0, 1], np.int32)
+
+    def update(strategy, weight_decay):
+        config = TrainConfig(model_dir=sys.argv[1] + f"/{strategy}{weight_decay}",
+                             train_pattern="in-memory", num_classes=2, global_batch_size=4,
+                             train_steps=1, eval_every=0, lr_schedule="steps", lr_values=(LR,),
+                             momentum=0.0, weight_decay=weight_decay, strategy=strategy)
+        trainer = Trainer(config, make_strategy(strategy), model_fn=tiny)
+        before = {w.path: w.numpy().copy() for w in trainer.model.trainable_weights}
+        trainer.train_step(iter(trainer.strategy.distribute_datasets_from_function(
+            in_memory_dataset_fn(x, y, 4, shuffle=False))))
+        after = {w.path: w.numpy() for w in trainer.model.trainable_weights}
+        return trainer.num_replicas, before, {p: after[p] - before[p] for p in before}
+
+    out = {}
+    for strategy in ("default", "mirrored"):
+        replicas, weights, plain = update(strategy, 0.0)
+        _, _, decayed = update(strategy, WD)
+        # The decay's share of the step divided by -lr * w: weight_decay on kernels, 0 elsewhere.
+        out[strategy] = {"replicas": replicas, "ratio": {
+            p: float(np.sum((decayed[p] - plain[p]) * w) / (-LR * np.sum(w * w)))
+            for p, w in weights.items()}}
+    print("RESULT " + json.dumps(out))
+""")
+
+
+def test_weight_decay_counts_once_over_replicas(tmp_path):
+    """L2 weight decay on a tiny model, one device and 2 mirrored replicas (momentum 0): the
+    decay's share of the step is -lr * weight_decay * w on every `...kernel` weight (conv, LSTM
+    input and recurrent, classifier) and nothing on biases, BN gamma/beta. Each replica adds
+    weight_decay * l2 / replicas and the gradients are summed, so it counts once in total."""
+    script = tmp_path / "decay.py"
+    script.write_text(DECAY)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path)], env=ENV,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [l for l in result.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    out = json.loads(line[len("RESULT "):])
+    assert out["default"]["replicas"] == 1 and out["mirrored"]["replicas"] == 2
+    for strategy in ("default", "mirrored"):
+        ratio = out[strategy]["ratio"]
+        assert sorted(ratio) == [
+            "tiny/bn/beta", "tiny/bn/gamma", "tiny/classifier/bias", "tiny/classifier/kernel",
+            "tiny/conv/bias", "tiny/conv/kernel", "tiny/lstm/lstm_cell/bias",
+            "tiny/lstm/lstm_cell/kernel", "tiny/lstm/lstm_cell/recurrent_kernel"]
+        for path, value in ratio.items():
+            expected = 0.2 if path.endswith("kernel") else 0.0
+            assert value == pytest.approx(expected, abs=1e-4), (strategy, path, value)
