@@ -162,3 +162,14 @@ def test_every_table4_cell_has_a_flagfile(dataset, monkeypatch):
             kinetics = _parse([f"--flagfile=flags/{arch}_kinetics400.cfg"])
             assert kinetics.model == config.model
             assert config.init_checkpoint == f"{kinetics.model_dir}/ckpt"
+
+
+def test_config_and_flags_import_without_tensorflow():
+    # kinetics_i3d.train loads its submodules lazily: flag parsing must not pay for TF's start-up.
+    code = ("import sys, kinetics_i3d.train.config, kinetics_i3d.train.flags\n"
+            "from kinetics_i3d.train import TrainConfig\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
