@@ -8,6 +8,7 @@ INSTALL_REQUIRES = [
     "tensorflow-io==0.37.1",
     "numpy>=1.26,<2",
     "opencv-contrib-python-headless==4.11.0.86",
+    "av==16.0.1",  # PyAV: the video decoder (exact pts, rotation, FFmpeg errors); BUILD_NOTES.md
     "absl-py>=2.1",
 ]
 

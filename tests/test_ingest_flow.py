@@ -8,24 +8,18 @@ import pytest
 
 from conftest import VIDEOS
 from kinetics_i3d.ingest import flow as flow_lib
-from kinetics_i3d.ingest import sequence
+from kinetics_i3d.ingest import sequence, video
 
 
 def _gray_frames(name: str, count: int, short_side: int, first: int = 0) -> np.ndarray:
-    cap = cv2.VideoCapture(str(VIDEOS / name))
+    """uint8 `[count, H, W]` grayscale source frames first.. of `name`, short side resized."""
     frames = []
-    index = 0
-    while len(frames) < count:
-        ok, bgr = cap.read()
-        assert ok, f"could not read frame {index} of {name}"
-        if index >= first:
-            h, w = bgr.shape[:2]
-            scale = short_side / min(h, w)
-            bgr = cv2.resize(bgr, (round(w * scale), round(h * scale)),
-                             interpolation=cv2.INTER_LINEAR)
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-        index += 1
-    return np.stack(frames)
+    for frame in video.decode_frames(VIDEOS / name, short_side):
+        if frame.index >= first:
+            frames.append(cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY))
+        if len(frames) == count:
+            return np.stack(frames)
+    raise AssertionError(f"{name} has fewer than {first + count} frames")
 
 
 @pytest.mark.parametrize("dx,dy", [(3, -2), (-5, 1)])

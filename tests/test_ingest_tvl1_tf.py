@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import VIDEOS
-from kinetics_i3d.ingest import tvl1_tf
+from kinetics_i3d.ingest import tvl1_tf, video
 
 SIZE = (96, 72)  # (width, height) of the test frames: the clips' 4:3 at short side 72.
 # (clip, index of the first frame of a pair): pairs with visible motion (mean |flow| 0.3-1.5 px).
@@ -23,18 +23,14 @@ SHIFT = (3, -2)  # (dx, dy) pixels of the synthetic translation.
 
 def _gray_frames(path, indices: set[int]) -> dict[int, np.ndarray]:
     """uint8 [72, 96] grayscale frames of `path` at `indices` (sequential decode, no seeking)."""
-    capture = cv2.VideoCapture(str(path))
-    frames, index = {}, 0
-    while len(frames) < len(indices):
-        ok, frame = capture.read()
-        if not ok:
-            raise AssertionError(f"{path}: could not decode frame {index}")
-        if index in indices:
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            frames[index] = cv2.resize(gray, SIZE, interpolation=cv2.INTER_AREA)
-        index += 1
-    capture.release()
-    return frames
+    frames = {}
+    for frame in video.decode_frames(path):
+        if frame.index in indices:
+            gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+            frames[frame.index] = cv2.resize(gray, SIZE, interpolation=cv2.INTER_AREA)
+        if len(frames) == len(indices):
+            return frames
+    raise AssertionError(f"{path}: frames {sorted(set(indices) - set(frames))} not decoded")
 
 
 def _translated_pair(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

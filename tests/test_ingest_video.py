@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+import video_files
 from conftest import VIDEOS
 from kinetics_i3d.ingest import video
 
@@ -113,3 +114,95 @@ def test_keep_source_size_and_resized_shape():
     assert video.resized_shape(480, 640, 256) == (256, 341)
     assert video.resized_shape(640, 480, 256) == (341, 256)
     assert video.resized_shape(272, 640, 256) == (256, 602)
+
+
+def _source_levels(clip: video.Clip) -> list[int]:
+    """Index of the generated source frame each output frame shows (by its grey level)."""
+    levels = np.array([video_files.level(i) for i in range(14)])
+    return [int(np.argmin(np.abs(levels - frame.mean()))) for frame in clip.rgb]
+
+
+def test_variable_frame_rate_mkv_is_resampled_by_pts(tmp_path):
+    # 25 frames 40 ms apart, then 25 frames 80 ms apart (the last shown 80 ms): 3.0 s while the
+    # stream says 25 fps. Matroska lists no frame count; OpenCV estimates 74 and the old decoder
+    # called the file truncated. By pts: 75 output frames; output k (t = 40k ms) shows frame k
+    # for k < 25, then frame 25 + (t - 1000) // 80.
+    times = [40 * i for i in range(25)] + [1000 + 80 * i for i in range(25)]
+    path = video_files.write_video(tmp_path / "vfr.mkv", video_files.grey_frames(50), times,
+                                   last_duration_ms=80)
+    clip = video.read_video(path, short_side=None)
+    assert clip.rgb.shape == (75, 32, 48, 3) and clip.end_us == 3_000_000
+    expected = [k if k < 25 else 25 + (40 * k - 1000) // 80 for k in range(75)]
+    assert _source_levels(clip) == [e % 14 for e in expected]
+    assert clip.source_num_frames == 50
+
+
+def test_slow_ending_stream_keeps_its_last_frames(tmp_path):
+    # 15 frames at 40 ms then 15 at 120 ms: 2.4 s, 60 output frames. The last frame lasts 120 ms
+    # (its packet duration), not the median interval (40 ms: 58 frames).
+    times = [40 * i for i in range(15)] + [600 + 120 * i for i in range(15)]
+    path = video_files.write_video(tmp_path / "slow.mp4", video_files.grey_frames(30), times,
+                                   last_duration_ms=120)
+    clip = video.read_video(path, short_side=None)
+    assert clip.rgb.shape[0] == 60 and clip.end_us == 2_400_000
+    assert _source_levels(clip)[-3:] == [29 % 14] * 3
+
+
+@pytest.mark.parametrize("clockwise_turns, marker", [(1, "top right"), (3, "bottom left")])
+def test_rotated_mp4_comes_out_upright(tmp_path, clockwise_turns, marker):
+    # A phone's portrait video: stored landscape (32 x 48, white marker at the stored top-left),
+    # display matrix of a clockwise quarter turn (90) or three (270). A player shows it 48 x 32,
+    # the marker at the top-right (90) or bottom-left (270); the short side resizes to 256.
+    image = np.zeros((32, 48, 3), np.uint8)
+    image[:8, :8] = 255
+    path = video_files.write_video(tmp_path / "phone.mp4", [image] * 3, [0, 40, 80],
+                                   last_duration_ms=40)
+    video_files.rotate_mp4(path, clockwise_turns)
+    clip = video.read_video(path, short_side=None)
+    assert clip.rgb.shape == (3, 48, 32, 3)
+    assert (clip.source_height, clip.source_width) == (48, 32)
+    y, x = np.argwhere(clip.rgb[0, ..., 0] > 128).mean(axis=0)
+    assert (y < 24, x >= 16) == {"top right": (True, True), "bottom left": (False, False)}[marker]
+    resized = video.read_video(path, short_side=256)
+    assert resized.rgb.shape[1:3] == (384, 256)
+
+
+def damaged_files(tmp_path):
+    """{name: reason} for generated bad files (shared with the feature-extraction test)."""
+    full = video_files.write_video(tmp_path / "full.avi", video_files.grey_frames(40),
+                                   [40 * i for i in range(40)], codec="mjpeg",
+                                   pix_fmt="yuvj420p")
+    data = full.read_bytes()
+    (tmp_path / "truncated.avi").write_bytes(data[: len(data) // 2])  # header: 40 frames
+    full.unlink()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    video_files.write_audio_only(tmp_path / "audio_only.mp4")
+    return {"truncated.avi": "truncated", "empty.mp4": "empty", "audio_only.mp4": "unreadable"}
+
+
+def test_generated_bad_files_raise_with_reasons(tmp_path):
+    for name, reason in damaged_files(tmp_path).items():
+        with pytest.raises(video.VideoDecodeError) as err:
+            video.read_video(tmp_path / name, short_side=32)
+        assert err.value.reason == reason, name
+    with pytest.raises(video.VideoDecodeError) as err:
+        video.read_video(tmp_path / "audio_only.mp4")
+    assert str(err.value).endswith("unreadable: no video stream (streams: audio)")
+
+
+def test_streamed_frames_match_the_clip_and_count_first():
+    path = VIDEOS / "carphone_pristine.mp4"
+    clip = video.read_video(path, short_side=64)
+    frames = video.VideoFrames(path, short_side=64)
+    assert frames.num_frames == len(clip.rgb) == 101
+    np.testing.assert_array_equal(np.stack(list(frames)), clip.rgb)
+    first = video.VideoFrames(path, short_side=64, max_frames=7)
+    assert len(first) == 7
+    np.testing.assert_array_equal(np.stack(list(first)), clip.rgb[:7])
+
+
+def test_out_of_order_pts_are_timed_by_sorted_pts():
+    # box.mp4's decoder hands frames out in display order but with shuffled pts (0, 101, 67,
+    # 134, 34 ms...): frame times are the sorted pts, non-decreasing, ~33 ms apart.
+    times = np.array([f.time_s for f in video.decode_frames(VIDEOS / "box.mp4")])
+    assert len(times) == 455 and np.all(np.diff(times) > 0.03) and np.all(np.diff(times) < 0.036)

@@ -2,14 +2,15 @@
 import os
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import video_files
 from conftest import VIDEOS
+from test_ingest_video import damaged_files
 from kinetics_i3d.checkpoints import export_released, write_checkpoint
-from kinetics_i3d.ingest.video import read_video
+from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames, read_video
 from kinetics_i3d.serve import features
 from kinetics_i3d.serve.chunked import ChunkedI3D
 from kinetics_i3d.serve.streams import ClassCountError, load_stream
@@ -31,20 +32,30 @@ def video_dir(tmp_path_factory):
     for name in CLIPS:
         shutil.copy(VIDEOS / name, root / name)
     (root / "broken.mp4").write_bytes(b"this is not a video")
-    writer = cv2.VideoWriter(str(root / "short.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (96, 80))
-    for i in range(5):
-        writer.write(np.full((80, 96, 3), 40 * i, np.uint8))
-    writer.release()
+    video_files.write_video(root / "short.avi", video_files.grey_frames(5, 80, 96),
+                            [40 * i for i in range(5)], codec="mjpeg", pix_fmt="yuvj420p")
     return root
 
 
-def test_stream_matches_ingest_decoder():
-    # Same resampling (29.97 -> 25 fps) and resize as kinetics_i3d.ingest.video.read_video.
-    path = VIDEOS / "carphone_pristine.mp4"
-    clip = read_video(path, short_side=64)
-    stream = features.VideoStream(str(path), short_side=64)
-    assert stream.num_frames == len(clip.rgb)
-    np.testing.assert_array_equal(np.stack(list(stream)), clip.rgb)
+def test_bad_files_get_the_decoders_reasons(rgb_model, tmp_path):
+    # The same reasons as ingest (tests/test_ingest_video.py), in the feature index: a truncated
+    # AVI is not "ok" with fewer frames, a zero-byte file is "empty", audio only "unreadable".
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    expected = damaged_files(videos)
+    for name in expected:
+        with pytest.raises(VideoDecodeError) as err:
+            read_video(videos / name, short_side=32)
+        assert err.value.reason == expected[name]
+    paths = features.find_videos(str(videos))
+    items = features.file_items(paths, str(videos), ["rgb"], SMALL)
+    summary = features.extract_features(items, {"rgb": ChunkedI3D(rgb_model)},
+                                        str(tmp_path / "out"))
+    assert summary.failed == 3 and summary.done == 0
+    got = {os.path.basename(r["source"]): r["reason"] for r in summary.failures}
+    assert got == expected
+    index = features.read_index(str(tmp_path / "out"))
+    assert index["audio_only"]["detail"] == "no video stream (streams: audio)"
 
 
 def test_folder_extraction_shapes_resume_and_failures(rgb_model, video_dir, tmp_path):
@@ -62,14 +73,14 @@ def test_folder_extraction_shapes_resume_and_failures(rgb_model, video_dir, tmp_
     summary = run()
     assert (summary.done, summary.skipped, summary.failed) == (2, 0, 2)
     reasons = {r["video_id"]: r["reason"] for r in summary.failures}
-    assert reasons == {"broken": "decode_error", "short": "too_short"}
+    assert reasons == {"broken": "unreadable", "short": "too_short"}
     assert sorted(os.listdir(out)) == ["bikes_rgb.npy", "carphone_pristine_rgb.npy", "index.csv",
                                        "index.jsonl"]
     for clip in ("bikes", "carphone_pristine"):
         feats = np.load(out / f"{clip}_rgb.npy")
         assert feats.shape == (1024,) and feats.dtype == np.float32 and np.isfinite(feats).all()
     # The documented pooling: mean over T', H', W' of Mixed_5c of the preprocessed frames.
-    stream = features.VideoStream(str(video_dir / "bikes.mp4"), 25.0, 64, max_frames=40)
+    stream = VideoFrames(video_dir / "bikes.mp4", 25.0, 64, max_frames=40)
     x = np.stack(list(features.network_frames(stream, "rgb", SMALL)))
     mixed_5c = ChunkedI3D(rgb_model)._trunk(x[None]).numpy()[0]
     np.testing.assert_allclose(np.load(out / "bikes_rgb.npy"), mixed_5c.mean(axis=(0, 1, 2)),

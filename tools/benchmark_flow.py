@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from kinetics_i3d.ingest import flow as flow_lib
+from kinetics_i3d.ingest import video
 
 _DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/cup.mp4"
 
@@ -49,20 +50,18 @@ _PAIRS: list[tuple[np.ndarray, np.ndarray]] = []  # the frame pairs, set in each
 
 def _decode_pairs(path: str, start: int, count: int, size: tuple[int, int]) -> np.ndarray:
     """uint8 [count + 1, H, W] grayscale frames start .. start + count of `path`, resized."""
-    capture = cv2.VideoCapture(path)
-    if not capture.isOpened():
-        raise FileNotFoundError(f"--video={path}: cannot open")
-    frames, index = [], 0
-    while len(frames) < count + 1:
-        ok, frame = capture.read()
-        if not ok:
-            raise ValueError(f"--video={path} has {index} frames; --start_frame={start} and "
-                             f"--num_pairs={count} need {start + count + 1}")
-        if index >= start:
-            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-            frames.append(cv2.resize(gray, size, interpolation=cv2.INTER_AREA))
-        index += 1
-    return np.stack(frames)
+    frames = []
+    try:
+        for frame in video.decode_frames(path):
+            if frame.index >= start:
+                gray = cv2.cvtColor(frame.image, cv2.COLOR_RGB2GRAY)
+                frames.append(cv2.resize(gray, size, interpolation=cv2.INTER_AREA))
+            if len(frames) == count + 1:
+                return np.stack(frames)
+    except video.VideoDecodeError as e:
+        raise ValueError(f"--video={path}: {e.reason}: {e.detail}") from None
+    raise ValueError(f"--video={path} has {start + len(frames)} frames; --start_frame={start} "
+                     f"and --num_pairs={count} need {start + count + 1}")
 
 
 def _machine(gpus: list[str]) -> str:

@@ -16,9 +16,10 @@ same as a table, rewritten at the end of each run. A rerun skips videos whose "o
 the index and whose files exist (resumable); failed videos are retried. Files are written to a
 temporary name and renamed, so an interrupted run never leaves a truncated `.npy`.
 
-Bad inputs do not stop the run: a video that cannot be decoded ("decode_error") or has fewer
-frames than `min_frames` ("too_short") is recorded as failed with the reason and the next one is
-processed.
+Bad inputs do not stop the run: a video that cannot be decoded (the decoder's reason, as in
+the ingest failure list: "missing", "empty", "unreadable", "truncated", "no_frames"; see
+`kinetics_i3d.ingest.video`) or has fewer frames than `min_frames` ("too_short") is recorded as
+failed with the reason and the next one is processed.
 """
 from __future__ import annotations
 
@@ -30,12 +31,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-import cv2
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from kinetics_i3d.ingest.video import VideoDecodeError, resample_indices, resize_short_side
+from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import preprocess
 from kinetics_i3d.serve.chunked import POOLINGS, ChunkedI3D
@@ -54,83 +54,8 @@ class InputSize:
     crop_size: int = preprocess.CROP_SIZE
 
 
-class VideoStream:
-    """A video file decoded frame by frame, resampled to `fps`, short side resized.
-
-    Same rules as `kinetics_i3d.ingest.video.read_video` (container timestamps when increasing,
-    else index / fps; output frame k shows the latest source frame at or before
-    `k / fps + 0.5 / fps`), but never holds more than one source frame: a first pass reads the
-    timestamps (`num_frames`), a second decodes. Iterating yields uint8 RGB `[H', W', 3]`.
-    """
-
-    def __init__(self, path: str, fps: float = 25.0, short_side: int | None = 256,
-                 max_frames: int | None = None):
-        self.path = os.fspath(path)
-        self.fps = fps
-        self.short_side = short_side
-        self.max_frames = max_frames
-        self._indices = None
-
-    def _open(self) -> cv2.VideoCapture:
-        if not os.path.exists(self.path):
-            raise VideoDecodeError(self.path, "missing", "no such file")
-        cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
-        if not cap.isOpened():
-            cap.release()
-            raise VideoDecodeError(self.path, "unreadable",
-                                   "OpenCV/FFmpeg cannot open it (not a video or corrupt)")
-        return cap
-
-    @property
-    def indices(self) -> np.ndarray:
-        """Source frame index of every output frame, int64 `[T]` (first pass, cached)."""
-        if self._indices is None:
-            cap = self._open()
-            try:
-                src_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-                times = []
-                while cap.grab():
-                    times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
-            finally:
-                cap.release()
-            if not times:
-                raise VideoDecodeError(self.path, "no_frames", "no frame could be decoded")
-            times = np.asarray(times, np.float64)
-            if len(times) > 1 and not np.all(np.diff(times) > 0):
-                if not 0 < src_fps < 1000:
-                    raise VideoDecodeError(self.path, "no_timestamps",
-                                           "timestamps not increasing and frame rate unknown")
-                times = np.arange(len(times)) / src_fps
-            frame_dur = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / self.fps
-            idx, _ = resample_indices(times, self.fps, times[0], times[-1] + frame_dur)
-            self._indices = idx if self.max_frames is None else idx[:self.max_frames]
-        return self._indices
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.indices)
-
-    def __len__(self) -> int:
-        return self.num_frames
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        indices = self.indices
-        cap = self._open()
-        try:
-            src, frame = -1, None
-            for want in indices:
-                while src < want:
-                    ok, bgr = cap.read()
-                    if not ok or bgr is None:
-                        raise VideoDecodeError(self.path, "corrupt",
-                                               f"source frame {src + 1} could not be decoded")
-                    src += 1
-                    if src == want:
-                        frame = cv2.cvtColor(resize_short_side(bgr, self.short_side),
-                                             cv2.COLOR_BGR2RGB)
-                yield frame
-        finally:
-            cap.release()
+# The frames of a video file: `kinetics_i3d.ingest.video.VideoFrames` (the one decoder).
+VideoStream = VideoFrames
 
 
 def flow_frames(rgb_frames: Iterable[np.ndarray], backend: str = "opencv") -> Iterator[np.ndarray]:
@@ -187,7 +112,7 @@ def file_items(paths: Sequence[str], root: str | None, modalities: Sequence[str]
     for path in paths:
         rel = os.path.relpath(path, root) if root else os.path.basename(path)
         video_id = os.path.splitext(rel)[0]
-        stream = VideoStream(path, size.fps, size.short_side, max_frames)
+        stream = VideoFrames(path, size.fps, size.short_side, max_frames)
 
         def rgb(stream=stream):
             return network_frames(stream, "rgb", size), stream.num_frames
@@ -348,7 +273,7 @@ def _process(item: VideoItem, runners: dict[str, ChunkedI3D], output_dir: str, p
             record["files"][modality] = {"path": os.path.relpath(path, output_dir),
                                          "shape": list(shape), "num_frames": n}
     except VideoDecodeError as e:
-        record.update(status="failed", reason="decode_error", detail=f"{e.reason}: {e.detail}")
+        record.update(status="failed", reason=e.reason, detail=e.detail)
     except _TooShort as e:
         record.update(status="failed", reason="too_short", detail=str(e))
     except (tf.errors.OpError, ValueError) as e:

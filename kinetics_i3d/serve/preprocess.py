@@ -109,7 +109,7 @@ def load_video(path: str, modalities: tuple[str, ...] = ("rgb",), num_frames: in
     then `preprocess_rgb` / `preprocess_flow` (224 centre crop, [-1, 1]).
 
     Args:
-      path: a video file OpenCV/FFmpeg can read.
+      path: a video file FFmpeg (PyAV) can read.
       modalities: any of "rgb", "flow".
       num_frames: use only the first `num_frames` decoded frames (None: all).
       fps: output frame rate (release: 25).
