@@ -47,3 +47,14 @@ def random_release_values(index: str, seed: int, num_classes: int | None = None)
             v = rng.normal(0.0, 0.1, shape)
         values[name] = v.astype(np.float32)
     return values
+
+
+@pytest.fixture(scope="session")
+def pretrained_rgb(tmp_path_factory) -> str:
+    """Release-layout prefix of the real RGB Kinetics-400 I3D (`pretrained("rgb_kinetics400")`),
+    converted once per session into a temporary cache (never the user's ~/.cache)."""
+    from kinetics_i3d.checkpoints import pretrained
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KINETICS_I3D_CACHE", str(tmp_path_factory.mktemp("kinetics_i3d_cache")))
+        return pretrained("rgb_kinetics400")

@@ -175,3 +175,17 @@ def test_tool_exports_and_names_the_bad_key(tmp_path, flow_pt):
     assert bad.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Conv3d_1a_7x7.conv3d.weight" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_real_weights_round_trip_bit_exactly(pretrained_rgb, tmp_path):
+    """The real RGB Kinetics-400 I3D, exported to pytorch-i3d and imported back: every value
+    bit-identical to the release-layout checkpoint's."""
+    model = InceptionI3d(num_classes=400, modality="rgb")
+    restore_released(model, pretrained_rgb)
+    path = write_pytorch_i3d(model, str(tmp_path / "rgb_kinetics400.pt"))
+    back = read_pytorch_i3d(path, modality="rgb")
+    reader = tf.train.load_checkpoint(pretrained_rgb)
+    names = reader.get_variable_to_shape_map()
+    assert set(back) == set(names)
+    for name in names:
+        np.testing.assert_array_equal(back[name], reader.get_tensor(name), err_msg=name)
