@@ -9,10 +9,10 @@ C++ static destructors that run after the Python interpreter finalises abort the
 ("pure virtual method called", exit status 134), even when the job succeeded. Once a
 tensorflow-io filesystem is loaded we therefore end the process with `os._exit(status)` after
 flushing Python's streams and loggers, before those destructors run:
-  - `run_main(main)` (tools): absl `app.run` with the exact exit status;
+  - `kinetics_i3d.cli.run(main)` (every tool): absl `app.run` with the exact exit status;
   - an `atexit` hook, for plain scripts: status 1 after an uncaught exception, the argument of
     `sys.exit(n)`, else 0. A bare top-level `raise SystemExit(n)` is not seen by the hook (it
-    exits 0): call `exit_cleanly(n)` or use `run_main` there. `python -m pytest` ends that way,
+    exits 0): call `exit_cleanly(n)` or use `cli.run` there. `python -m pytest` ends that way,
     so tests must use s3:// in subprocesses, never in the pytest process.
 """
 from __future__ import annotations
@@ -21,9 +21,8 @@ import atexit
 import logging
 import os
 import sys
-from typing import Callable, Iterable
+from typing import Iterable
 
-from absl import app
 from absl import logging as absl_logging
 
 BUILTIN_SCHEMES = ("", "file", "gs")
@@ -88,7 +87,7 @@ def _flush() -> None:
     logging.shutdown()
 
 
-def _status_of(code: object) -> int:
+def exit_status_of(code: object) -> int:
     """Exit status of `sys.exit(code)`, as the interpreter computes it."""
     if code is None:
         return 0
@@ -107,17 +106,6 @@ def exit_cleanly(status: int = 0) -> None:
     os._exit(status)
 
 
-def run_main(main: Callable[[list[str]], int | None], argv: list[str] | None = None) -> None:
-    """`absl.app.run(main)` for tools: same flags and exit status, and a clean exit after
-    tensorflow-io filesystems (see module docstring)."""
-    try:
-        app.run(main, argv=argv)
-        status = 0
-    except SystemExit as exc:
-        status = _status_of(exc.code)
-    exit_cleanly(status)
-
-
 def _arm_exit_hooks() -> None:
     """Starts tracking the exit status (uncaught exceptions, `sys.exit`) for `_atexit_hook`."""
     if _state["hooks_armed"]:
@@ -131,7 +119,7 @@ def _arm_exit_hooks() -> None:
         previous_excepthook(exc_type, exc, tb)
 
     def tracked_exit(code: object = None):
-        _state["exit_status"] = _status_of(code) if not isinstance(code, str) else 1
+        _state["exit_status"] = exit_status_of(code) if not isinstance(code, str) else 1
         previous_exit(code)
 
     sys.excepthook = excepthook

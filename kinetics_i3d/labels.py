@@ -22,7 +22,7 @@ def load_label_map(path: str | Path) -> list[str]:
     while names and not names[-1]:
         names.pop()
     if not names or any(not n for n in names):
-        raise ValueError(f"label map {path} is empty or has blank lines inside it")
+        raise UserError(f"label map {path} is empty or has blank lines inside it")
     return names
 
 
@@ -30,7 +30,7 @@ def default_label_map(num_classes: int) -> list[str]:
     """The shipped Kinetics names for 400 or 600 classes."""
     paths = {400: KINETICS_400, 600: KINETICS_600}
     if num_classes not in paths:
-        raise ValueError(
+        raise UserError(
             f"no shipped label map for {num_classes} classes (have 400 and 600); pass --label_map"
         )
     return load_label_map(paths[num_classes])

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from kinetics_i3d.checkpoints import read_num_classes, restore_released
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.modalities import get_modality
 
@@ -52,9 +53,9 @@ def load_input(path: str, modality: str) -> np.ndarray:
     try:
         array = np.load(path)
     except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read {modality} input {path!r} as .npy: {e}") from None
+        raise UserError(f"cannot read {modality} input {path!r} as .npy: {e}") from None
     if array.ndim != 5 or array.shape[0] != 1 or array.shape[-1] != channels:
-        raise ValueError(
+        raise UserError(
             f"{modality} input {path!r} has shape {list(array.shape)}; expected "
             f"[1, T, 224, 224, {channels}]"
         )
@@ -87,7 +88,7 @@ def evaluate(
             raise ValueError(f"eval_type {eval_type!r} needs a {modality} checkpoint and input")
         num_classes = read_num_classes(checkpoint)
         if num_classes != len(labels):
-            raise ValueError(
+            raise UserError(
                 f"{modality} checkpoint {checkpoint!r} has {num_classes} classes but the label "
                 f"map has {len(labels)}"
             )

@@ -128,7 +128,7 @@ def _python(code: str, env: dict) -> subprocess.CompletedProcess:
 
 READ_S3 = """
     import json
-    from kinetics_i3d import filesystems
+    from kinetics_i3d import cli
     from kinetics_i3d.data import make_dataset
 
     def main(argv):
@@ -138,7 +138,7 @@ READ_S3 = """
                            float(b["rgb"].numpy().sum()), float(b["flow"].numpy().sum())]
                           for b in ds]))
 
-    filesystems.run_main(main)
+    cli.run(main)
 """
 
 
@@ -147,7 +147,7 @@ def test_shards_on_s3_read_through_the_pipeline_and_the_process_exits_cleanly(
     local = [write_records(tmp_path / f"real-{i}.tfrecord", [real_example(name, n, label=i)])
              for i, (name, n) in enumerate(REAL_CLIPS[:2])]
     env = _env(**seaweed_s3)
-    # A plain script (no run_main): the atexit hook must turn the abort into status 0.
+    # A plain script (no cli.run): the atexit hook must turn the abort into status 0.
     upload = _python(f"""
         import sys, tensorflow as tf
         from kinetics_i3d import filesystems

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import kinetics_i3d  # noqa: F401  (package defaults before anything else)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags
 
@@ -168,4 +168,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

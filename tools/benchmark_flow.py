@@ -19,7 +19,9 @@ import platform
 import time
 from pathlib import Path
 
-from absl import app, flags, logging
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+
+from absl import flags, logging
 import cv2
 import numpy as np
 
@@ -195,4 +197,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

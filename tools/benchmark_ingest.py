@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from absl import app
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+
 from absl import flags
 import cv2
 import numpy as np
@@ -170,4 +171,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

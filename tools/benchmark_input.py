@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import flags, logging
@@ -183,4 +183,4 @@ def main(argv):
 if __name__ == "__main__":
     from kinetics_i3d import filesystems
 
-    filesystems.run_main(main)
+    cli.run(main)

@@ -1,4 +1,4 @@
-"""Benchmarks I3D training steps: steps/s and clips/s per batch size, with and without XLA.
+r"""Benchmarks I3D training steps: steps/s and clips/s per batch size, with and without XLA.
 
 Each row is a full trainer step (forward, backward, weight decay, SGD-momentum update) on a cached
 synthetic batch, so input decoding is not timed (see benchmark_input.py for that). Mixed
@@ -12,7 +12,7 @@ import os
 import platform
 import time
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags, logging
 
@@ -97,4 +97,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -1,4 +1,4 @@
-"""Build MediaSequence TFRecord shards (RGB JPEG + TV-L1 flow) from a video dataset manifest.
+r"""Build MediaSequence TFRecord shards (RGB JPEG + TV-L1 flow) from a video dataset manifest.
 
 Example (Kinetics-400 train, 8 processes, release preprocessing):
   python tools/build_tfrecords.py --manifest_format=kinetics --manifest=kinetics_400_train.csv \
@@ -17,13 +17,11 @@ CSV is numbered by the first shipped map (Kinetics-400, then -600) that holds al
 Exit status 0 unless every video of this task failed (see <name>-failures*.tsv); 1 with one
 `error:` line when a flag or file is wrong or finished shards were made with other settings.
 """
-import kinetics_i3d  # noqa: F401  (TF env defaults before TensorFlow loads)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-from absl import app
 from absl import flags
 from absl import logging
 
-from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import manifests
 from kinetics_i3d.ingest import sequence
@@ -73,13 +71,6 @@ flags.mark_flags_as_required(["manifest", "output_dir"])
 
 def main(argv):
     del argv
-    try:
-        return _build()
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
-
-
-def _build() -> int:
     manifest = manifests.read_manifest(
         _FORMAT.value, _MANIFEST.value, _VIDEO_ROOT.value, split=_SPLIT.value,
         subset=_SUBSET.value, label_map_path=_LABEL_MAP.value, kinetics_trimmed=_TRIMMED.value)
@@ -99,10 +90,9 @@ def _build() -> int:
           f"{summary.num_frames} frames, {summary.seconds:.1f} s; provenance: "
           f"{summary.dataset_path}")
     if summary.all_failed:
-        logging.error("every video failed; see %s", summary.failures_path)
-        return 1
-    return 0
+        logging.error("see %s for why each video failed", summary.failures_path)
+    return cli.all_failed_status(summary.num_written, summary.num_failed, "video")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

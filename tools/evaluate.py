@@ -1,4 +1,4 @@
-"""Whole-video evaluation of I3D (RGB, Flow, two-stream) or a baseline on MediaSequence test
+r"""Whole-video evaluation of I3D (RGB, Flow, two-stream) or a baseline on MediaSequence test
 shards.
 
   python tools/evaluate.py --shards='data/kinetics400/test-*.tfrecord' \
@@ -24,7 +24,7 @@ frames, last step; C3D 15 clips of 16 averaged; Two-Stream 25 snapshots averaged
 """
 import json
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags
 
@@ -88,27 +88,20 @@ def _kwargs() -> tuple[dict, dict]:
 def main(argv):
     del argv
     where, kwargs = _kwargs()
-    try:
-        if FLAGS.splits:
-            average = evaluate.run_splits(FLAGS.splits, FLAGS.shards, where.get("checkpoints"),
-                                          FLAGS.output_dir, model=FLAGS.model,
-                                          model_dir=where.get("model_dir"), **kwargs)
-            print(json.dumps(average))
-        elif FLAGS.model == "i3d":
-            result = evaluate.run_evaluation(FLAGS.shards, where["checkpoints"], FLAGS.output_dir,
-                                             **kwargs)
-            print(json.dumps(result.metrics.summary()))
-        else:
-            result = evaluate.run_model_evaluation(FLAGS.model, FLAGS.shards, FLAGS.model_dir,
-                                                   FLAGS.output_dir, **kwargs)
-            print(json.dumps(result.metrics.summary()))
-    except (streams.ClassCountError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}") from None
-    except ValueError as e:
-        if FLAGS.model == "i3d":
-            raise
-        raise SystemExit(f"error: {e}") from None
+    if FLAGS.splits:
+        average = evaluate.run_splits(FLAGS.splits, FLAGS.shards, where.get("checkpoints"),
+                                      FLAGS.output_dir, model=FLAGS.model,
+                                      model_dir=where.get("model_dir"), **kwargs)
+        print(json.dumps(average))
+    elif FLAGS.model == "i3d":
+        result = evaluate.run_evaluation(FLAGS.shards, where["checkpoints"], FLAGS.output_dir,
+                                         **kwargs)
+        print(json.dumps(result.metrics.summary()))
+    else:
+        result = evaluate.run_model_evaluation(FLAGS.model, FLAGS.shards, FLAGS.model_dir,
+                                               FLAGS.output_dir, **kwargs)
+        print(json.dumps(result.metrics.summary()))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

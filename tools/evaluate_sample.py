@@ -1,4 +1,4 @@
-"""Evaluates DeepMind's released I3D checkpoints on a sample input, as the release's sample does.
+r"""Evaluates DeepMind's released I3D checkpoints on a sample input, as the release's sample does.
 
   python tools/evaluate_sample.py --eval_type=joint \
       --rgb_checkpoint=data/checkpoints/rgb_imagenet/model.ckpt \
@@ -14,11 +14,12 @@ preprocessing (25 fps, short side 256, 224 centre crop, [-1, 1]; flow by TV-L1, 
 import json
 import os
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags, logging
 
 from kinetics_i3d import labels as label_maps
+from kinetics_i3d.errors import UserError
 from kinetics_i3d import sample
 
 FLAGS = flags.FLAGS
@@ -45,14 +46,14 @@ def _check_flags():
         if any(FLAGS[f"{m}_input"].value for m in ("rgb", "flow")):
             raise app.UsageError("--video replaces --rgb_input/--flow_input; give one or the other")
         if not os.path.isfile(FLAGS.video):
-            raise app.UsageError(f"--video={FLAGS.video}: no such file")
+            raise UserError(f"--video={FLAGS.video}: no such file")
         return
     for modality in streams:
         path = FLAGS[f"{modality}_input"].value
         if not path:
             raise app.UsageError(f"--eval_type={FLAGS.eval_type} needs --{modality}_input (or --video)")
         if not os.path.isfile(path):
-            raise app.UsageError(f"--{modality}_input={path}: no such file")
+            raise UserError(f"--{modality}_input={path}: no such file")
 
 
 def _inputs(streams):
@@ -95,4 +96,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

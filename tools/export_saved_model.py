@@ -1,4 +1,4 @@
-"""Exports I3D (RGB, Flow or two-stream) as a SavedModel that takes raw uint8 frames.
+r"""Exports I3D (RGB, Flow or two-stream) as a SavedModel that takes raw uint8 frames.
 
   python tools/export_saved_model.py \
       --rgb_checkpoint=data/checkpoints/rgb_imagenet/model.ckpt \
@@ -14,7 +14,7 @@ probabilities, top-k indices / probabilities / class names), `features` (Mixed_5
 time series), `logits_preprocessed` (inputs already [B, T, 224, 224, C] in [-1, 1]).
 """
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags, logging
 
@@ -36,21 +36,15 @@ def main(argv):
                    if FLAGS[f"{m}_checkpoint"].value}
     if not checkpoints:
         raise app.UsageError("give --rgb_checkpoint and/or --flow_checkpoint")
-    try:
-        models = streams.load_streams(checkpoints)
-    except (streams.ClassCountError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}") from None
+    models = streams.load_streams(checkpoints)
     num_classes = next(iter(models.values())).num_classes
     for modality, checkpoint in checkpoints.items():
         logging.info("%s stream: %s, %d classes", modality, checkpoint, num_classes)
-    try:
-        names = streams.class_names(num_classes, FLAGS.label_map)
-    except (streams.ClassCountError, FileNotFoundError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from None
+    names = streams.class_names(num_classes, FLAGS.label_map)
     export.export_saved_model(FLAGS.output_dir, models, names, top_k=FLAGS.top_k)
     logging.info("wrote SavedModel with signatures %s to %s", export.SIGNATURES, FLAGS.output_dir)
     print(FLAGS.output_dir)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

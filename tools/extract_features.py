@@ -1,4 +1,4 @@
-"""Per-video I3D Mixed_5c features from a video file, a folder of videos, or shards.
+r"""Per-video I3D Mixed_5c features from a video file, a folder of videos, or shards.
 
   python tools/extract_features.py --video_dir=videos/ --output_dir=features/ \
       --rgb_checkpoint=data/checkpoints/rgb_imagenet/model.ckpt
@@ -13,10 +13,11 @@ length run in bounded memory (temporal chunks, exact: kinetics_i3d/serve/chunked
 """
 import os
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags, logging
 
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import chunked, features, streams
 
@@ -53,26 +54,24 @@ def main(argv):
     for m, checkpoint in checkpoints.items():
         if not checkpoint:
             raise app.UsageError(f"--modalities includes {m}: give --{m}_checkpoint")
-    try:
-        models = streams.load_streams(checkpoints, FLAGS.num_classes)
-    except (streams.ClassCountError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e}") from None
-    runners = {m: chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
-               for m, model in models.items()}
     size = features.InputSize(short_side=FLAGS.short_side, crop_size=FLAGS.crop_size)
-    if FLAGS.shards:
-        items, total = features.shard_items(FLAGS.shards, FLAGS.modalities, size,
-                                            FLAGS.max_frames), None
-    else:
+    if not FLAGS.shards:  # the inputs first: a wrong path fails before the models load
         if FLAGS.video:
             if not os.path.isfile(FLAGS.video):
-                raise app.UsageError(f"--video={FLAGS.video}: no such file")
+                raise UserError(f"--video={FLAGS.video}: no such file")
             paths, root = [FLAGS.video], None
         else:
             paths, root = features.find_videos(FLAGS.video_dir), FLAGS.video_dir
             if not paths:
-                raise app.UsageError(f"--video_dir={FLAGS.video_dir}: no files with extensions "
-                                     f"{features.VIDEO_EXTENSIONS}")
+                raise UserError(f"--video_dir={FLAGS.video_dir}: no files with extensions "
+                                f"{features.VIDEO_EXTENSIONS}")
+    models = streams.load_streams(checkpoints, FLAGS.num_classes)
+    runners = {m: chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
+               for m, model in models.items()}
+    if FLAGS.shards:
+        items, total = features.shard_items(FLAGS.shards, FLAGS.modalities, size,
+                                            FLAGS.max_frames), None
+    else:
         items = features.file_items(paths, root, FLAGS.modalities, size, FLAGS.max_frames,
                                     FLAGS.flow_backend)
         total = len(paths)
@@ -82,7 +81,8 @@ def main(argv):
           f"index: {os.path.join(FLAGS.output_dir, features.INDEX_CSV)}")
     for rec in summary.failures:
         logging.warning("failed: %s (%s): %s", rec["video_id"], rec["reason"], rec["detail"])
+    return cli.all_failed_status(summary.done + summary.skipped, summary.failed, "video")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -1,4 +1,4 @@
-"""Bootstraps an I3D checkpoint from TF-slim's ImageNet Inception-v1 (paper sec. 2.4).
+r"""Bootstraps an I3D checkpoint from TF-slim's ImageNet Inception-v1 (paper sec. 2.4).
 
 Writes the inflated weights in the layout of DeepMind's released checkpoints
 (`RGB/inception_i3d/...` or `Flow/inception_i3d/...`), so `restore_released` and the trainer load
@@ -10,7 +10,7 @@ it unchanged. The logits are freshly initialised for `--num_classes`.
     --output_checkpoint=/data/i3d/rgb_imagenet_inflated/model.ckpt
 """
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags, logging
 
@@ -47,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -7,7 +7,9 @@ Example (the embedded smoke run; paths in flags/*.cfg are relative to the reposi
 Multi-worker: run the same command on every worker with --strategy=multi_worker and TF_CONFIG set.
 Rerunning a command with the same --model_dir resumes from its newest checkpoint.
 """
-from absl import app
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+
+from absl import app, flags
 from absl import logging
 
 from kinetics_i3d import filesystems
@@ -15,6 +17,7 @@ from kinetics_i3d.train import config as config_lib
 from kinetics_i3d.train import flags as train_flags
 
 train_flags.define_flags()
+flags.adopt_module_key_flags(train_flags)  # --help lists them (they live in that module)
 
 
 def main(argv):
@@ -57,4 +60,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    filesystems.run_main(main)
+    cli.run(main)

@@ -17,6 +17,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.modalities import MODALITIES, get_modality
 from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
 
@@ -107,7 +108,7 @@ def detect_layout(checkpoint_prefix: str) -> ReleasedLayout:
     shapes = _open(checkpoint_prefix).get_variable_to_shape_map()
     scoped = [m for m in MODALITIES.values() if f"{m.scope}/{SCOPE_SUFFIX}/{FIRST_CONV}" in shapes]
     if len(scoped) > 1:
-        raise ValueError(
+        raise UserError(
             f"checkpoint {checkpoint_prefix!r} holds both RGB and Flow I3D scopes; restore each "
             "stream into its own model (it is a joint checkpoint)"
         )
@@ -119,13 +120,13 @@ def detect_layout(checkpoint_prefix: str) -> ReleasedLayout:
         in_channels = shapes[FIRST_CONV][3]
         by_channels = {m.channels: m for m in MODALITIES.values()}
         if in_channels not in by_channels:
-            raise ValueError(
+            raise UserError(
                 f"checkpoint {checkpoint_prefix!r}: {FIRST_CONV} has {in_channels} input channels; "
                 f"expected one of {sorted(by_channels)}"
             )
         modality = by_channels[in_channels]
     else:
-        raise ValueError(
+        raise UserError(
             f"checkpoint {checkpoint_prefix!r} is not an I3D checkpoint of the release: no "
             f"'RGB/{SCOPE_SUFFIX}/{FIRST_CONV}', 'Flow/{SCOPE_SUFFIX}/{FIRST_CONV}' or '{FIRST_CONV}'"
         )
@@ -143,7 +144,7 @@ def read_num_classes(checkpoint_prefix: str) -> int:
     """The class count of a released checkpoint, from its logits bias shape."""
     layout = detect_layout(checkpoint_prefix)
     if layout.num_classes is None:
-        raise ValueError(f"checkpoint {checkpoint_prefix!r} has no {LOGITS_BIAS}")
+        raise UserError(f"checkpoint {checkpoint_prefix!r} has no {LOGITS_BIAS}")
     return layout.num_classes
 
 

@@ -26,6 +26,7 @@ from typing import Sequence
 from absl import logging
 
 from kinetics_i3d import labels as labels_lib
+from kinetics_i3d.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 
@@ -62,7 +63,7 @@ def read_label_map(path: str | os.PathLike) -> list[str]:
     with open(path, encoding="utf-8") as f:
         names = [line.strip() for line in f if line.strip()]
     if len(set(names)) != len(names):
-        raise ValueError(f"label map {path} has duplicate class names")
+        raise UserError(f"label map {path} has duplicate class names")
     return names
 
 
@@ -70,7 +71,7 @@ def _index_of(label: str, label_map: Sequence[str], source: str) -> int:
     try:
         return label_map.index(label)
     except ValueError:
-        raise ValueError(f"{source}: label {label!r} is not in the label map "
+        raise UserError(f"{source}: label {label!r} is not in the label map "
                          f"({len(label_map)} classes)") from None
 
 
@@ -110,7 +111,7 @@ def read_kinetics_csv(
         reader = csv.DictReader(f)
         missing = {"youtube_id", "time_start", "time_end"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{csv_path}: missing columns {sorted(missing)}; expected "
+            raise UserError(f"{csv_path}: missing columns {sorted(missing)}; expected "
                              "label,youtube_id,time_start,time_end,split")
         rows = list(reader)
     labelled = "label" in (rows[0] if rows else {})
@@ -150,7 +151,7 @@ def ucf101_classes(split_dir: str | os.PathLike) -> list[str]:
                 number, name = line.split()
                 canonical[int(number) - 1] = name
     if sorted(canonical) != list(range(len(canonical))):
-        raise ValueError(f"{Path(split_dir) / 'classInd.txt'}: class numbers are not 1..N")
+        raise UserError(f"{Path(split_dir) / 'classInd.txt'}: class numbers are not 1..N")
     return [canonical[i] for i in range(len(canonical))]
 
 
@@ -166,7 +167,7 @@ def _hmdb_split_files(split_dir: str | os.PathLike, split: int) -> dict[str, Pat
         if match and int(match["n"]) == split:
             files[match["cls"]] = path
     if not files:
-        raise ValueError(f"{split_dir}: no '<class>_test_split{split}.txt' files found")
+        raise UserError(f"{split_dir}: no '<class>_test_split{split}.txt' files found")
     return files
 
 
@@ -179,7 +180,7 @@ def read_ucf101(
 ) -> list[VideoEntry]:
     """Entries of UCF-101 split `split` (1-3), `subset` "train" or "test"; label = classInd - 1."""
     if subset not in ("train", "test"):
-        raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
+        raise UserError(f"subset must be 'train' or 'test', got {subset!r}")
     split_dir = Path(split_dir)
     canonical = dict(enumerate(ucf101_classes(split_dir)))  # index -> name as in classInd.txt
     # Folder names in the lists differ in case from classInd.txt (HandStandPushups).
@@ -194,11 +195,11 @@ def read_ucf101(
             rel = parts[0]
             folder = rel.split("/")[0].lower()
             if folder not in classes:
-                raise ValueError(f"{list_path}:{line_no}: class folder {folder!r} not in "
+                raise UserError(f"{list_path}:{line_no}: class folder {folder!r} not in "
                                  "classInd.txt")
             index = classes[folder]
             if len(parts) > 1 and int(parts[1]) - 1 != index:
-                raise ValueError(f"{list_path}:{line_no}: label {parts[1]} disagrees with "
+                raise UserError(f"{list_path}:{line_no}: label {parts[1]} disagrees with "
                                  f"classInd.txt ({index + 1} for {folder!r})")
             entries.append(VideoEntry(path=str(Path(video_root) / rel),
                                       media_id=Path(rel).stem, label_index=index,
@@ -218,7 +219,7 @@ def read_hmdb51(
     `video_root/<class>/<video>`."""
     wanted = {"train": "1", "test": "2"}.get(subset)
     if wanted is None:
-        raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
+        raise UserError(f"subset must be 'train' or 'test', got {subset!r}")
     files = _hmdb_split_files(split_dir, split)
     entries = []
     for index, cls in enumerate(sorted(files)):
@@ -247,7 +248,7 @@ def read_class_folders(
     index in `label_map`); media_id is the path relative to root."""
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"class-folder root {root} is not a directory")
+        raise UserError(f"class-folder root {root} is not a directory")
     classes = class_folder_names(root)
     label_map = list(label_map) if label_map is not None else classes
     exts = {e.lower() for e in extensions}
@@ -298,30 +299,43 @@ def read_manifest(
     `video_root` is where the videos are (default: next to the manifest / the root itself).
     `label_map_path` applies to Kinetics and class folders; UCF-101 (`classInd.txt`) and HMDB-51
     (sorted classes) keep their own orders.
+
+    Raises:
+      UserError: the manifest is missing or malformed, or lists no videos (an empty CSV or
+        folder is refused before anything is written).
     """
     if manifest_format not in MANIFEST_FORMATS:
-        raise ValueError(f"manifest_format must be one of {MANIFEST_FORMATS}, got "
-                         f"{manifest_format!r}")
+        raise UserError(f"manifest_format must be one of {MANIFEST_FORMATS}, got "
+                        f"{manifest_format!r}")
     if not os.path.exists(manifest):
-        raise ValueError(f"manifest {manifest} does not exist")
+        raise UserError(f"manifest {manifest} does not exist")
     label_map = read_label_map(label_map_path) if label_map_path else None
     source = str(label_map_path) if label_map_path else ""
     if manifest_format == "folder":
         entries = read_class_folders(manifest, label_map=label_map)
         names = label_map or class_folder_names(manifest)
-        return Manifest(entries, names, source or f"sorted class folders of {manifest}")
-    if video_root is None:
-        video_root = Path(manifest).parent if manifest_format == "kinetics" else manifest
-    if manifest_format == "kinetics":
-        entries = read_kinetics_csv(manifest, video_root, label_map=label_map,
-                                    trimmed=kinetics_trimmed)
-        present = {e.label_string for e in entries if e.label_string is not None}
-        if label_map is None and present:  # the same choice read_kinetics_csv made
-            _, path, label_map = labels_lib.shipped_kinetics_map(present)
-            source = str(path)
-        return Manifest(entries, label_map, source)
-    if manifest_format == "ucf101":
-        return Manifest(read_ucf101(manifest, video_root, split=split, subset=subset),
-                        ucf101_classes(manifest), str(Path(manifest) / "classInd.txt"))
-    return Manifest(read_hmdb51(manifest, video_root, split=split, subset=subset),
-                    hmdb51_classes(manifest, split), f"sorted HMDB-51 classes of {manifest}")
+        result = Manifest(entries, names, source or f"sorted class folders of {manifest}")
+    else:
+        if video_root is None:
+            video_root = Path(manifest).parent if manifest_format == "kinetics" else manifest
+        if manifest_format == "kinetics":
+            entries = read_kinetics_csv(manifest, video_root, label_map=label_map,
+                                        trimmed=kinetics_trimmed)
+            present = {e.label_string for e in entries if e.label_string is not None}
+            if label_map is None and present:  # the same choice read_kinetics_csv made
+                _, path, label_map = labels_lib.shipped_kinetics_map(present)
+                source = str(path)
+            result = Manifest(entries, label_map, source)
+        elif manifest_format == "ucf101":
+            result = Manifest(read_ucf101(manifest, video_root, split=split, subset=subset),
+                              ucf101_classes(manifest), str(Path(manifest) / "classInd.txt"))
+        else:
+            result = Manifest(read_hmdb51(manifest, video_root, split=split, subset=subset),
+                              hmdb51_classes(manifest, split),
+                              f"sorted HMDB-51 classes of {manifest}")
+    if not result.entries:
+        what = (f"no <class>/<video> files (extensions {' '.join(VIDEO_EXTENSIONS)})"
+                if manifest_format == "folder" else "no videos")
+        raise UserError(f"--manifest={manifest} ({manifest_format}) lists {what}; nothing to "
+                        "ingest")
+    return result

@@ -38,6 +38,7 @@ import av
 import numpy as np
 
 from kinetics_i3d import preprocessing
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.preprocessing import resize_short_side, resized_shape  # noqa: F401  (public)
 
 REASONS = ("missing", "empty", "unreadable", "truncated", "no_frames")
@@ -55,8 +56,9 @@ _TRUNCATION_FRAMES = 2
 _TRUNCATION_MIN_S = 0.1
 
 
-class VideoDecodeError(Exception):
-    """A video that cannot be decoded; `reason` is one of `REASONS`, `detail` says why."""
+class VideoDecodeError(UserError):
+    """A video that cannot be decoded; `reason` is one of `REASONS`, `detail` says why. A
+    `UserError`: at a command line it is the user's file (one `error:` line, kinetics_i3d/cli.py)."""
 
     def __init__(self, path: str, reason: str, detail: str):
         super().__init__(f"{path}: {reason}: {detail}")

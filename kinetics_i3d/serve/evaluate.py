@@ -31,6 +31,7 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import models
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.data.interfaces import get_interface
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import metrics, streams
@@ -144,7 +145,7 @@ def _make_result(media_ids: list[str], labels: list[int], logits: list[np.ndarra
                  top_k: int) -> EvaluationResult:
     """Stacks per-video logits `[K]` into an `EvaluationResult` with its metrics."""
     if not labels:
-        raise ValueError("no test videos were read")
+        raise UserError("no test videos were read (--shards matched no examples?)")
     labels_arr = np.asarray(labels, np.int64)
     fused_arr = np.stack(logits)
     streams = {m: np.stack(v) for m, v in per_stream.items()}
@@ -176,7 +177,7 @@ def expand_split(template: str | None, split: str) -> str | None:
     if template is None:
         return None
     if "{split}" not in template:
-        raise ValueError(f"with --splits, {template!r} must contain '{{split}}'")
+        raise UserError(f"with --splits, {template!r} must contain '{{split}}'")
     return template.replace("{split}", split)
 
 
@@ -297,7 +298,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
                                          model_weights)
 
     if model_name not in BASELINES:
-        raise ValueError(f"--model={model_name!r}: expected one of {BASELINES} (or i3d)")
+        raise UserError(f"--model={model_name!r}: expected one of {BASELINES} (or i3d)")
     path = find_trainer_checkpoint(model_dir, which)
     shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
     where = f"checkpoint {path!r} (--model_dir={model_dir!r})"
@@ -308,7 +309,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
     model = build(num_classes or 1)
     bias_key = checkpoint_key(classifier_layers(model)[0].bias.path)
     if bias_key not in shapes or len(shapes[bias_key]) != 1:
-        raise ValueError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
+        raise UserError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
                          f"checkpoint of --model={model_name}")
     have = int(shapes[bias_key][0])
     if num_classes is not None and have != num_classes:
@@ -320,7 +321,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
     for weight_path, weight in weights.items():
         saved = shapes.get(checkpoint_key(weight_path))
         if saved != list(weight.shape):
-            raise ValueError(
+            raise UserError(
                 f"{where} does not match --model={model_name} with {have} classes: weight "
                 f"{weight_path!r} is {list(weight.shape)} in the model, "
                 f"{'missing' if saved is None else saved} in the checkpoint")

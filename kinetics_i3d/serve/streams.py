@@ -4,11 +4,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kinetics_i3d.checkpoints import load_released, read_num_classes
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.labels import default_label_map, load_label_map
 from kinetics_i3d.models import InceptionI3d
 
 
-class ClassCountError(ValueError):
+class ClassCountError(UserError):
     """A checkpoint's class count does not match the label map / the other stream."""
 
 
@@ -35,7 +36,7 @@ def load_stream(modality: str, checkpoint: str | None, num_classes: int | None =
             f"expected {num_classes} (label map / other stream)")
     model = load_released(checkpoint, dropout_rate=0.0, final_endpoint=final_endpoint)
     if model.modality.name != modality:
-        raise ValueError(f"{modality} stream: checkpoint {checkpoint!r} is a "
+        raise UserError(f"{modality} stream: checkpoint {checkpoint!r} is a "
                          f"{model.modality.name} checkpoint")
     return model
 
