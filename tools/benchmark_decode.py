@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-from absl import app, flags
+from absl import flags
 
 FLAGS = flags.FLAGS
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -181,6 +181,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from kinetics_i3d import filesystems
-
     cli.run(main)

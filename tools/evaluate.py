@@ -28,7 +28,7 @@ from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py
 
 from absl import app, flags
 
-from kinetics_i3d.serve import chunked, evaluate, streams
+from kinetics_i3d.serve import chunked, evaluate
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "i3d", ("i3d",) + evaluate.BASELINES,
