@@ -27,6 +27,8 @@ BAD_INPUT = {
     "benchmark_train.py": (["--no_such_flag"], 2, "no_such_flag"),
     "build_tfrecords.py": ([f"--manifest={MISSING}.csv", "--output_dir={tmp}/shards"], 1,
                            f"{MISSING}.csv"),
+    "convert_checkpoint.py": (["--source=pytorch_i3d", f"--input={MISSING}.pt",
+                               "--output_checkpoint={tmp}/out/model.ckpt"], 1, f"{MISSING}.pt"),
     "evaluate.py": (["--shards={tmp}/*.tfrecord", f"--rgb_checkpoint={MISSING}/model.ckpt",
                      "--output_dir={tmp}/eval"], 1, f"{MISSING}/model.ckpt"),
     "evaluate_sample.py": (["--eval_type=rgb", f"--rgb_checkpoint={MISSING}/model.ckpt",

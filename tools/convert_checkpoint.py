@@ -1,4 +1,4 @@
-"""Converts I3D weights between other ports and the release's checkpoint layout.
+r"""Converts I3D weights between other ports and the release's checkpoint layout.
 
 Into the release's layout (a TF checkpoint that `restore_released`, `load_released` and every
 tool's `--rgb_checkpoint` / `--flow_checkpoint` read):
@@ -17,11 +17,9 @@ Out of it, into a pytorch-i3d state dict (`--input` is a release-layout checkpoi
 
 Every direction is strict: a missing, extra or misshapen variable is an error naming it.
 """
-import sys
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
-
-from absl import app, flags, logging
+from absl import flags, logging
 
 from kinetics_i3d.errors import UserError
 
@@ -83,12 +81,8 @@ def _convert():
 
 def main(argv):
     del argv
-    try:
-        _convert()
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+    _convert()
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
