@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kinetics_i3d import preprocessing
+
 # Context keys.
 CLIP_MEDIA_ID = "clip/media_id"
 CLIP_LABEL_INDEX = "clip/label/index"
@@ -67,10 +69,10 @@ FLOW_FORMAT = FLOW["format"]
 
 # Flow quantisation (paper sec. 2.5 / DeepMind release README: TV-L1 values truncated to
 # [-20, 20], then rescaled to [-1, 1]). Stored as uint8(clip((v + B) / (2B), 0, 1) * 255).
-FLOW_BOUND = 20.0
+FLOW_BOUND = preprocessing.FLOW_BOUND
 # uint8 value of zero flow: decoding is `q / FLOW_UINT8_MID - 1` to [-1, 1] (numpy here, TF ops in
 # `kinetics_i3d.data.processors.flow_to_unit`).
-FLOW_UINT8_MID = 127.5
+FLOW_UINT8_MID = 255 / 2  # the storage format's midpoint, not the RGB scaling
 
 
 def encode_flow_uint8(flow: np.ndarray, bound: float = FLOW_BOUND) -> np.ndarray:

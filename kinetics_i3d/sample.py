@@ -10,7 +10,9 @@ import dataclasses
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
+from kinetics_i3d import preprocessing
 from kinetics_i3d.checkpoints import read_num_classes, restore_released
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.models import InceptionI3d
@@ -48,8 +50,16 @@ class SampleResult:
 
 
 def load_input(path: str, modality: str) -> np.ndarray:
-    """Loads a `.npy` input `[1, T, 224, 224, C]` float32 in [-1, 1] and checks it."""
+    """Loads a preprocessed `.npy` input and checks its shape and range.
+
+    Returns float32 `[1, T, 224, 224, C]` (C = 3 rgb, 2 flow) in [-1, 1].
+
+    Raises:
+      UserError: unreadable file, wrong shape, or values outside [-1, 1] (the message says the
+        range found and how to convert, e.g. `x / 127.5 - 1` for uint8 RGB).
+    """
     channels = get_modality(modality).channels
+    size = preprocessing.CROP_SIZE
     try:
         array = np.load(path)
     except (OSError, ValueError) as e:
@@ -57,8 +67,12 @@ def load_input(path: str, modality: str) -> np.ndarray:
     if array.ndim != 5 or array.shape[0] != 1 or array.shape[-1] != channels:
         raise UserError(
             f"{modality} input {path!r} has shape {list(array.shape)}; expected "
-            f"[1, T, 224, 224, {channels}]"
+            f"[1, T, {size}, {size}, {channels}]"
         )
+    preprocessing.check_unit_range(array, f"{modality} input {path!r}", modality)
+    if modality == "rgb" and array.min() >= 0.0:  # in range, but likely RGB scaled to [0, 1]
+        logging.warning("rgb input %r: values in [%.4g, %.4g], none negative; if it is RGB in "
+                        "[0, 1], convert with x * 2 - 1", path, array.min(), array.max())
     return array.astype(np.float32)
 
 

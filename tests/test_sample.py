@@ -11,6 +11,7 @@ import pytest
 from conftest import FIXTURES, REPO_ROOT, random_release_values
 from kinetics_i3d import labels, sample
 from kinetics_i3d.checkpoints import write_checkpoint
+from kinetics_i3d.errors import UserError
 
 FRAMES = 9  # the fewest frames I3D's head accepts; keeps 224x224 cheap
 
@@ -168,3 +169,24 @@ def test_video_flag_conflicts_and_missing_files_fail_fast(tmp_path):
     proc = subprocess.run(base + [f"--video={tmp_path}", "--rgb_input=x.npy"], capture_output=True,
                           text=True, env=env, timeout=300)
     assert proc.returncode != 0 and "--video replaces --rgb_input" in proc.stderr
+
+
+def test_uint8_scaled_npy_is_one_line_error_exit_1(tmp_path):
+    # The most common I3D-port mistake: RGB in [0, 255] (here uint8 values saved as float32).
+    clip = np.random.default_rng(5).integers(0, 256, [1, FRAMES, 32, 32, 3]).astype(np.float32)
+    path = tmp_path / "uint8_rgb.npy"
+    np.save(path, clip)
+    with pytest.raises(UserError, match=r"values in \[0, 255\]"):
+        sample.load_input(str(path), "rgb")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=rgb",
+         "--rgb_checkpoint=unused", f"--rgb_input={path}"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"error: rgb input '{path}': values in [0, 255], expected preprocessed rgb input in "
+        "[-1, 1]; uint8 RGB in [0, 255] converts with x / 127.5 - 1"]
+    np.save(path, clip / 127.5 - 1)  # the advice, followed, passes the check
+    assert sample.load_input(str(path), "rgb").shape == (1, FRAMES, 32, 32, 3)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.serve import chunked
 
@@ -104,3 +105,11 @@ def test_chunked_logits_equal_single_pass_at_224():
     assert _max_rel_err(got, full) <= RTOL
     with pytest.raises(ValueError, match="at least 9 frames"):
         runner.logits(iter(x[:8]), 8)
+
+
+def test_frames_outside_unit_range_are_a_user_error(trunk_model):
+    # Feature extraction from arrays: uint8-range frames would give confident nonsense.
+    runner = chunked.ChunkedI3D(trunk_model, chunk_steps=2)
+    x = (_frames(16, 32) + 1.0) * 127.5
+    with pytest.raises(UserError, match=r"rgb frames 0\.\.15: values in \[.*\].*x / 127.5 - 1"):
+        runner.pooled_features(iter(x), len(x))

@@ -89,3 +89,17 @@ def test_saved_model_cli_run_on_npy(exported, tmp_path):
     np.testing.assert_allclose(logits, exported["logits"], atol=_scale_tol(exported["logits"]))
     classes = np.load(tmp_path / "top_k_classes.npy", allow_pickle=True)
     assert classes.shape == (1, 3) and classes[0, 0].decode() == NAMES[int(np.argmax(logits))]
+
+
+@pytest.mark.slow  # shares the 224 px export
+def test_logits_preprocessed_rejects_input_outside_unit_range(exported):
+    loaded = tf.saved_model.load(exported["path"])
+    fn = loaded.signatures["logits_preprocessed"]
+    pre = {k: tf.constant(v) for k, v in exported["pre"].items()}
+    np.testing.assert_allclose(fn(**pre)["logits"].numpy(), exported["logits"],
+                               atol=_scale_tol(exported["logits"]))
+    uint8_range = tf.constant((exported["pre"]["rgb"] + 1.0) * 127.5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"x / 127.5 - 1"):
+        fn(rgb=uint8_range, flow=pre["flow"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"clip\(x, -20, 20\) / 20"):
+        fn(rgb=pre["rgb"], flow=pre["flow"] * 20.0)

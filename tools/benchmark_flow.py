@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from kinetics_i3d.ingest import flow as flow_lib
+from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import video
 
 _DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/cup.mp4"
@@ -35,7 +36,8 @@ _START_FRAME = flags.DEFINE_integer("start_frame", 100, "First frame of the firs
 _NUM_PAIRS = flags.DEFINE_integer(
     "num_pairs", 8, "Distinct consecutive frame pairs decoded (tiled to fill larger batches).")
 _WIDTH = flags.DEFINE_integer("width", 341, "Frame width the pairs are resized to.")
-_HEIGHT = flags.DEFINE_integer("height", 256, "Frame height the pairs are resized to.")
+_HEIGHT = flags.DEFINE_integer("height", preprocessing.SHORT_SIDE,
+                               "Frame height the pairs are resized to.")
 _PROCESSES = flags.DEFINE_integer(
     "opencv_processes", os.cpu_count() or 1, "Processes for the OpenCV multi-process row.")
 _TF_BATCH_SIZES = flags.DEFINE_list(

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from kinetics_i3d import mediasequence as ms
+from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import sequence
 from kinetics_i3d.ingest import shards
@@ -29,7 +30,8 @@ from kinetics_i3d.ingest.manifests import VideoEntry
 _DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "videos" / "cup.mp4"
 
 _VIDEO = flags.DEFINE_string("video", str(_DEFAULT_VIDEO), "A real clip.")
-_SHORT_SIDE = flags.DEFINE_integer("short_side", 256, "Frame short side (release: 256).")
+_SHORT_SIDE = flags.DEFINE_integer("short_side", preprocessing.SHORT_SIDE,
+                                   "Frame short side (release: 256).")
 _CLIP_SECONDS = flags.DEFINE_float("clip_seconds", 0.5, "Length of each cut for RGB+flow builds.")
 _COPIES = flags.DEFINE_integer("copies", 4, "Cuts (= shards) per build.")
 _WORKERS = flags.DEFINE_list("workers", ["1", "2"], "Worker counts to compare.")

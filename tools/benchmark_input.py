@@ -60,7 +60,7 @@ def build_shards(workdir: str, videos_dir: str) -> list[str]:
     sources = sorted(f for f in os.listdir(videos_dir) if f.endswith(".mp4"))
     if not sources:
         raise FileNotFoundError(f"--videos_dir={videos_dir}: no .mp4 files")
-    clips = {name: video.read_video(os.path.join(videos_dir, name), fps=25, short_side=256).rgb
+    clips = {name: video.read_video(os.path.join(videos_dir, name)).rgb
              for name in sources}
     paths = [os.path.join(workdir, f"bench-{i:05d}-of-{FLAGS.num_shards:05d}.tfrecord")
              for i in range(FLAGS.num_shards)]
@@ -108,13 +108,15 @@ def time_train_step() -> dict:
     import numpy as np
     import tensorflow as tf
 
+    from kinetics_i3d import preprocessing
     from kinetics_i3d.models import InceptionI3d
 
     out = {}
     for modality in ("rgb", "flow"):
         model = InceptionI3d(num_classes=400, modality=modality)
         optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)
-        x = tf.random.uniform([1, 64, 224, 224, model.input_channels], -1.0, 1.0)
+        size = preprocessing.CROP_SIZE
+        x = tf.random.uniform([1, 64, size, size, model.input_channels], -1.0, 1.0)
         y = tf.constant([3])
 
         @tf.function

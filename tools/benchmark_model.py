@@ -13,12 +13,13 @@ import sys
 import time
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+from kinetics_i3d import preprocessing
 
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("frames", 64, "Clip length T.")
-flags.DEFINE_integer("size", 224, "Frame height and width.")
+flags.DEFINE_integer("size", preprocessing.CROP_SIZE, "Frame height and width.")
 flags.DEFINE_integer("batch", 1, "Clips per forward pass.")
 flags.DEFINE_enum("modality", "rgb", ["rgb", "flow"], "Input stream.")
 flags.DEFINE_integer("repeats", 5, "Timed forward passes per mode (after one warm-up).")

@@ -13,13 +13,14 @@ import platform
 import time
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+from kinetics_i3d import preprocessing
 
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("batch_sizes", ["1", "2"], "Global batch sizes (clips per step).")
 flags.DEFINE_integer("num_frames", 64, "Frames per clip (paper: 64).")
-flags.DEFINE_integer("crop_size", 224, "Crop side in pixels (paper: 224).")
+flags.DEFINE_integer("crop_size", preprocessing.CROP_SIZE, "Crop side in pixels (paper: 224).")
 flags.DEFINE_enum("modality", "rgb", ["rgb", "flow"], "Input stream.")
 flags.DEFINE_list("jit_compile", ["off", "on"], "XLA settings to time: off, on.")
 flags.DEFINE_list("precisions", ["float32", "mixed_float16"],

@@ -22,6 +22,7 @@ from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py
 from absl import flags
 from absl import logging
 
+from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import manifests
 from kinetics_i3d.ingest import sequence
@@ -50,11 +51,13 @@ _TASK_INDEX = flags.DEFINE_integer("task_index", 0, "This task's index in [0, nu
 _NUM_TASKS = flags.DEFINE_integer("num_tasks", 1, "Independent tasks sharing the manifest.")
 _SEED = flags.DEFINE_integer("shuffle_seed", 0, "Seed of the video-to-shard assignment "
                              "(-1: manifest order). Same for every task.")
-_FPS = flags.DEFINE_float("fps", 25.0, "Output frame rate (release: 25).")
-_SHORT_SIDE = flags.DEFINE_integer("short_side", 256, "Output short side (release: 256; 0 keeps).")
+_FPS = flags.DEFINE_float("fps", preprocessing.FRAME_RATE, "Output frame rate (release: 25).")
+_SHORT_SIDE = flags.DEFINE_integer("short_side", preprocessing.SHORT_SIDE,
+                                   "Output short side (release: 256; 0 keeps).")
 _SKIP_RGB = flags.DEFINE_bool("skip_rgb", False, "Do not store RGB frames.")
 _SKIP_FLOW = flags.DEFINE_bool("skip_flow", False, "Do not compute/store flow.")
-_FLOW_BOUND = flags.DEFINE_float("flow_bound", 20.0, "Flow truncation bound, pixels (release: 20).")
+_FLOW_BOUND = flags.DEFINE_float("flow_bound", preprocessing.FLOW_BOUND,
+                                  "Flow truncation bound, pixels (release: 20).")
 _FLOW_BACKEND = flags.DEFINE_enum("flow_backend", "opencv", list(flow_lib.BACKENDS),
                                   "TV-L1 implementation.")
 _FLOW_BATCH = flags.DEFINE_integer("flow_batch", 8, "Frame pairs per call (tf backend).")

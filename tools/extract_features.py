@@ -17,6 +17,7 @@ from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py
 
 from absl import app, flags, logging
 
+from kinetics_i3d import preprocessing
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import chunked, features, streams
@@ -36,8 +37,9 @@ flags.DEFINE_integer("max_frames", None, "Use at most this many frames of each v
 flags.DEFINE_integer("min_frames", MIN_FRAMES, "Shorter videos are recorded as too_short.")
 flags.DEFINE_integer("chunk_steps", chunked.DEFAULT_CHUNK_STEPS,
                      "Mixed_5c steps per chunk (8 frames each); bounds memory.")
-flags.DEFINE_integer("short_side", 256, "Resize the short side to this (release: 256).")
-flags.DEFINE_integer("crop_size", 224, "Centre crop (release: 224).")
+flags.DEFINE_integer("short_side", preprocessing.SHORT_SIDE,
+                     "Resize the short side to this (release: 256).")
+flags.DEFINE_integer("crop_size", preprocessing.CROP_SIZE, "Centre crop (release: 224).")
 flags.DEFINE_enum("flow_backend", "opencv", ["opencv", "tf"], "TV-L1 implementation for files.")
 flags.mark_flag_as_required("output_dir")
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from kinetics_i3d.preprocessing import CROP_SIZE, SHORT_SIDE
+
 
 @dataclasses.dataclass(frozen=True)
 class Sampling:
@@ -86,7 +88,7 @@ def _range(n: int, step: int = 1, start: int = 0) -> tuple[int, ...]:
 
 
 _I3D = dict(
-    modalities=("rgb", "flow"), crop_size=224, short_side=256,
+    modalities=("rgb", "flow"), crop_size=CROP_SIZE, short_side=SHORT_SIDE,
     train=Sampling(rgb_offsets=_range(64), flow_offsets=_range(64)),
     test=Sampling(whole_video=True))
 
@@ -100,7 +102,7 @@ INTERFACES: dict[str, TemporalInterface] = {
     # ConvNet+LSTM (sec. 2.1, Table 1): one frame in five of the 25 fps stream; 25 rgb (5 s) to
     # train, 50 rgb (10 s) at test, from the start of the video. Layout [T, H, W, 3].
     "convnet_lstm": TemporalInterface(
-        "convnet_lstm", ("rgb",), crop_size=224, short_side=256,
+        "convnet_lstm", ("rgb",), crop_size=CROP_SIZE, short_side=SHORT_SIDE,
         train=Sampling(rgb_offsets=_range(25, step=5)),
         test=Sampling(rgb_offsets=_range(50, step=5))),
     # C3D-like 3D ConvNet (sec. 2.2, Table 1): 16 consecutive rgb frames, 112x112 crops "as in the
@@ -115,7 +117,7 @@ INTERFACES: dict[str, TemporalInterface] = {
     # (Simonyan & Zisserman's stack: flow t..t+9, 0.4 s). Test: 25 evenly spaced snapshots,
     # 25 rgb + 250 flow. Layout: rgb [S, H, W, 3], flow [S, 10, H, W, 2] (S = 1 / 25).
     "two_stream": TemporalInterface(
-        "two_stream", ("rgb", "flow"), crop_size=224, short_side=256,
+        "two_stream", ("rgb", "flow"), crop_size=CROP_SIZE, short_side=SHORT_SIDE,
         train=Sampling(rgb_offsets=(0,), flow_offsets=_range(10), rgb_layout=(1,),
                        flow_layout=(1, 10)),
         test=Sampling(rgb_offsets=(0,), flow_offsets=_range(10), num_snapshots=25,
@@ -125,7 +127,7 @@ INTERFACES: dict[str, TemporalInterface] = {
     # flow (2 s); test: the same pattern over 10 s, 25 rgb + 250 flow, one pass of the fused
     # 3D layers over all 25 positions. Layout: rgb [T, H, W, 3], flow [T, 10, H, W, 2].
     "fused_two_stream": TemporalInterface(
-        "fused_two_stream", ("rgb", "flow"), crop_size=224, short_side=256,
+        "fused_two_stream", ("rgb", "flow"), crop_size=CROP_SIZE, short_side=SHORT_SIDE,
         train=Sampling(rgb_offsets=_range(5, step=10, start=5), flow_offsets=_range(50),
                        flow_layout=(5, 10)),
         test=Sampling(rgb_offsets=_range(25, step=10, start=5), flow_offsets=_range(250),

@@ -18,6 +18,7 @@ from typing import Sequence
 import tensorflow as tf
 
 from kinetics_i3d import mediasequence as ms
+from kinetics_i3d import preprocessing
 
 
 def random_state(seed: tf.Tensor, photometric: bool = False) -> dict[str, tf.Tensor]:
@@ -76,29 +77,16 @@ def frame_indices(starts: tf.Tensor, offsets: Sequence[int], period: tf.Tensor) 
 
 def crop_offsets(height: tf.Tensor, width: tf.Tensor, crop_size: int,
                  state: dict[str, tf.Tensor] | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-    """Top-left corner (y, x) of a `crop_size` square: random from `state`, else centred."""
-    room_y = tf.cast(height, tf.int32) - crop_size
-    room_x = tf.cast(width, tf.int32) - crop_size
+    """Top-left corner (y, x) of a `crop_size` square: random from `state`, else centred
+    (`kinetics_i3d.preprocessing.crop_offsets_tf`)."""
     if state is None:
-        return room_y // 2, room_x // 2
-    y = tf.cast(tf.floor(state["crop_y"] * tf.cast(room_y + 1, tf.float32)), tf.int32)
-    x = tf.cast(tf.floor(state["crop_x"] * tf.cast(room_x + 1, tf.float32)), tf.int32)
-    return tf.minimum(y, room_y), tf.minimum(x, room_x)
+        return preprocessing.crop_offsets_tf(height, width, crop_size)
+    return preprocessing.crop_offsets_tf(height, width, crop_size, state["crop_y"], state["crop_x"])
 
 
-def resized_size(height: tf.Tensor, width: tf.Tensor,
-                 short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """(height, width) int32 with the smaller side scaled to `short_side`, aspect kept (rounded).
-
-    The rule of `kinetics_i3d.ingest.video.resized_shape`, in float64 as Python computes it: in
-    float32 a tie such as 415 * 36 / 120 = 124.5 lands above .5 and rounds up (125 vs 124).
-    """
-    h = tf.cast(height, tf.float64)
-    w = tf.cast(width, tf.float64)
-    scale = float(short_side) / tf.minimum(h, w)
-    new_h = tf.maximum(tf.cast(tf.round(h * scale), tf.int32), short_side)
-    new_w = tf.maximum(tf.cast(tf.round(w * scale), tf.int32), short_side)
-    return new_h, new_w
+# (height, width) int32 with the smaller side scaled to `short_side`: the release's rule, in
+# float64 as Python computes it (`kinetics_i3d.preprocessing.resized_shape_tf`).
+resized_size = preprocessing.resized_shape_tf
 
 
 def resize_smallest(frames: tf.Tensor, short_side: int, is_flow: bool = False) -> tf.Tensor:
@@ -140,8 +128,8 @@ def flip_left_right(frames: tf.Tensor, flip: tf.Tensor, is_flow: bool = False) -
 
 
 def rgb_to_unit(frames: tf.Tensor) -> tf.Tensor:
-    """RGB in [0, 255] (uint8 or float) -> float32 in [-1, 1]."""
-    return tf.cast(frames, tf.float32) / 127.5 - 1.0
+    """RGB in [0, 255] (uint8 or float) -> float32 in [-1, 1] (`preprocessing.rgb_to_unit_tf`)."""
+    return preprocessing.rgb_to_unit_tf(frames)
 
 
 def flow_to_unit(frames: tf.Tensor) -> tf.Tensor:

@@ -42,6 +42,7 @@ from kinetics_i3d import labels as labels_lib
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d import provenance
 from kinetics_i3d.ingest import flow as flow_lib
+from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import sequence
 from kinetics_i3d.ingest import video as video_lib
 from kinetics_i3d.ingest.manifests import VideoEntry
@@ -51,8 +52,8 @@ from kinetics_i3d.ingest.manifests import VideoEntry
 class IngestOptions:
     """What to store per video (release defaults: 25 fps, short side 256, flow bound 20)."""
 
-    fps: float = 25.0
-    short_side: int = 256
+    fps: float = preprocessing.FRAME_RATE
+    short_side: int = preprocessing.SHORT_SIDE
     rgb: bool = True
     flow: bool = True
     flow_bound: float = ms.FLOW_BOUND

@@ -38,6 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kinetics_i3d import preprocessing
 from kinetics_i3d.layers import InceptionModule, Unit
 
 # Default number of Mixed_5c steps kept per chunk: 32 steps = 256 frames (~10 s at 25 fps).
@@ -302,10 +303,16 @@ class ChunkedI3D:
 
         `frames` yields `num_frames` float32 frames `[H, W, C]` in [-1, 1] (already preprocessed);
         the blocks concatenate to the single pass's `[ceil(T/8), H', W', 1024]`.
+
+        Raises:
+          UserError: frames outside [-1, 1] (e.g. uint8 RGB not yet scaled with x / 127.5 - 1).
         """
         num_frames = _resolve_num_frames(frames, num_frames)
         chunks = self.plan(num_frames)
+        modality = self.model.modality.name
         for chunk, block in _frame_blocks(frames, chunks, num_frames):
+            preprocessing.check_unit_range(
+                block, f"{modality} frames {chunk.start}..{chunk.stop - 1}", modality)
             out = self._trunk(tf.convert_to_tensor(block[None], tf.float32))[0]
             offset = chunk.start // self.stride
             yield out[chunk.keep_start - offset:chunk.keep_stop - offset].numpy()

@@ -12,7 +12,9 @@ Signatures (inputs depend on the exported streams: `rgb`, `flow`, or both for tw
 * `features`: the same inputs; per stream `<stream>_mixed_5c_pooled` `[B, 1024]` (mean over T',
   H', W') and `<stream>_mixed_5c_time` `[B, T', 1024]` (mean over H', W'), taken on the 224 crop.
 * `logits_preprocessed`: `rgb` / `flow` float32 already preprocessed `[B, T, 224, 224, C]` in
-  [-1, 1] -> `logits`; for callers with their own pipeline and for checking the export.
+  [-1, 1] -> `logits`; for callers with their own pipeline and for checking the export. Input
+  outside [-1, 1] (`kinetics_i3d.preprocessing.RANGE_TOLERANCE`) fails with InvalidArgumentError
+  naming the range found and how to convert (`x / 127.5 - 1` for uint8 RGB).
 
 One pass over the whole input (the paper's test interface); for very long videos use
 `kinetics_i3d.serve.chunked` instead.
@@ -24,6 +26,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from kinetics_i3d import preprocessing
+from kinetics_i3d.preprocessing import CROP_SIZE
 from kinetics_i3d.serve import chunked, preprocess
 from kinetics_i3d.serve.streams import check_same_classes
 
@@ -69,7 +73,8 @@ class I3DServing(tf.Module):
             elif raw:
                 specs[s] = tf.TensorSpec([None, None, None, None, channels], tf.float32, name=s)
             else:
-                specs[s] = tf.TensorSpec([None, None, 224, 224, channels], tf.float32, name=s)
+                specs[s] = tf.TensorSpec([None, None, CROP_SIZE, CROP_SIZE, channels], tf.float32,
+                                         name=s)
         return specs
 
     def _preprocess(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -78,7 +83,7 @@ class I3DServing(tf.Module):
             fn = preprocess.preprocess_rgb if s == "rgb" else preprocess.preprocess_flow
             x = fn(inputs[s])
             channels = getattr(self._streams, s).input_channels
-            out[s] = tf.ensure_shape(x, [None, None, 224, 224, channels])
+            out[s] = tf.ensure_shape(x, [None, None, CROP_SIZE, CROP_SIZE, channels])
         return out
 
     def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -118,7 +123,10 @@ class I3DServing(tf.Module):
 
         @tf.function(input_signature=[pre])
         def logits_preprocessed(inputs):
-            return {"logits": self._logits(inputs)}
+            # Preprocessed input must be in [-1, 1]: a uint8-range clip gives confident nonsense.
+            checked = {s: preprocessing.assert_unit_range_tf(
+                inputs[s], f"logits_preprocessed input {s!r}", s) for s in self.streams}
+            return {"logits": self._logits(checked)}
 
         # Signature functions take keyword tensors: wrap the dict-taking functions.
         fns = {"serving_default": serving_default, "features": features,

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import preprocess
@@ -49,9 +50,9 @@ INDEX_CSV = "index.csv"
 class InputSize:
     """Frame rate and sizes of the network input (release: 25 fps, short side 256, crop 224)."""
 
-    fps: float = 25.0
-    short_side: int = preprocess.SHORT_SIDE
-    crop_size: int = preprocess.CROP_SIZE
+    fps: float = preprocessing.FRAME_RATE
+    short_side: int = preprocessing.SHORT_SIDE
+    crop_size: int = preprocessing.CROP_SIZE
 
 
 # The frames of a video file: `kinetics_i3d.ingest.video.VideoFrames` (the one decoder).

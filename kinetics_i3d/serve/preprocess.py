@@ -1,9 +1,10 @@
 """The release's test-time preprocessing as TensorFlow ops (usable inside a SavedModel graph).
 
-DeepMind kinetics-i3d README / paper sec. 2.5: RGB frames are resized with bilinear interpolation
-so that the smaller side is 256 px (aspect ratio kept), a 224x224 centre crop is taken at test
-time, and pixel values are rescaled to [-1, 1]. Flow is TV-L1 computed on those 256-px frames,
-truncated to [-20, 20] and divided by 20.
+Composed from the rules in `kinetics_i3d.preprocessing` (their one home). DeepMind
+kinetics-i3d README / paper sec. 2.5: RGB frames are resized with bilinear interpolation so that
+the smaller side is 256 px (aspect ratio kept), a 224x224 centre crop is taken at test time, and
+pixel values are rescaled to [-1, 1]. Flow is TV-L1 computed on those 256-px frames, truncated to
+[-20, 20] and divided by 20.
 
 Differences from `kinetics_i3d.ingest.video` + the data pipeline, both documented in
 BUILD_NOTES.md: the resize here is TF's half-pixel bilinear on float values (the ingest uses
@@ -15,51 +16,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-SHORT_SIDE = 256  # release README: "smallest dimension is 256 pixels"
-CROP_SIZE = 224  # paper sec. 2.5: 224x224 centre crops at test time
-FLOW_BOUND = 20.0  # release README: flow "truncated to [-20, 20]"
+from kinetics_i3d import preprocessing
+from kinetics_i3d.preprocessing import CROP_SIZE, FLOW_BOUND, SHORT_SIDE  # noqa: F401  (public)
 
-
-def _resized_hw(height: tf.Tensor, width: tf.Tensor,
-                short_side: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Output (height, width) with min side `short_side`, the other `round(side * scale)`."""
-    h = tf.cast(height, tf.float64)
-    w = tf.cast(width, tf.float64)
-    scale = short_side / tf.minimum(h, w)
-    # Same rule as kinetics_i3d.ingest.video.resized_shape (Python round: half to even).
-    new_h = tf.where(h <= w, tf.constant(short_side, tf.float64), tf.math.round(h * scale))
-    new_w = tf.where(h <= w, tf.math.round(w * scale), tf.constant(short_side, tf.float64))
-    return tf.maximum(tf.cast(new_h, tf.int32), 1), tf.maximum(tf.cast(new_w, tf.int32), 1)
-
-
-def resize_short_side(frames: tf.Tensor, short_side: int = SHORT_SIDE) -> tf.Tensor:
-    """Bilinear resize of `[..., H, W, C]` frames so that min(H, W) == short_side (float32 out).
-
-    Unchanged (up to the cast) when the short side already is `short_side`.
-    """
-    frames = tf.convert_to_tensor(frames)
-    shape = tf.shape(frames)
-    h, w = shape[-3], shape[-2]
-    new_h, new_w = _resized_hw(h, w, short_side)
-    flat = tf.reshape(tf.cast(frames, tf.float32), tf.concat([[-1], shape[-3:]], 0))
-
-    def resize():
-        return tf.image.resize(flat, tf.stack([new_h, new_w]), method="bilinear")
-
-    out = tf.cond(tf.logical_and(tf.equal(new_h, h), tf.equal(new_w, w)), lambda: flat, resize)
-    return tf.reshape(out, tf.concat([shape[:-3], [new_h, new_w, shape[-1]]], 0))
-
-
-def center_crop(frames: tf.Tensor, size: int = CROP_SIZE) -> tf.Tensor:
-    """Centre `size` x `size` crop of `[..., H, W, C]` (offset `(H - size) // 2`); H, W >= size."""
-    frames = tf.convert_to_tensor(frames)
-    shape = tf.shape(frames)
-    h, w = shape[-3], shape[-2]
-    tf.debugging.assert_greater_equal(
-        tf.minimum(h, w), size, message=f"center_crop: frames are smaller than {size} px")
-    top = (h - size) // 2
-    left = (w - size) // 2
-    return frames[..., top:top + size, left:left + size, :]
+# The TF rules, under the names this module has always had.
+resize_short_side = preprocessing.resize_short_side_tf
+center_crop = preprocessing.center_crop_tf
 
 
 def preprocess_rgb(frames: tf.Tensor, short_side: int = SHORT_SIDE,
@@ -68,7 +30,7 @@ def preprocess_rgb(frames: tf.Tensor, short_side: int = SHORT_SIDE,
 
     Args:
       frames: uint8 `[..., T, H, W, 3]` (any H, W; any leading batch axes), values 0..255.
-      short_side, crop_size: release values 256 and 224.
+      short_side, crop_size: release values `SHORT_SIDE` and `CROP_SIZE`.
 
     Returns:
       float32 `[..., T, crop_size, crop_size, 3]` in [-1, 1].
@@ -77,7 +39,7 @@ def preprocess_rgb(frames: tf.Tensor, short_side: int = SHORT_SIDE,
     if frames.dtype != tf.uint8:
         raise TypeError(f"preprocess_rgb expects uint8 frames (0..255), got {frames.dtype}")
     x = center_crop(resize_short_side(frames, short_side), crop_size)
-    return tf.clip_by_value(x / 127.5 - 1.0, -1.0, 1.0)
+    return tf.clip_by_value(preprocessing.rgb_to_unit_tf(x), -1.0, 1.0)
 
 
 def preprocess_flow(flow: tf.Tensor, short_side: int = SHORT_SIDE, crop_size: int = CROP_SIZE,
@@ -88,7 +50,7 @@ def preprocess_flow(flow: tf.Tensor, short_side: int = SHORT_SIDE, crop_size: in
       flow: float `[..., T, H, W, 2]` displacements (x, y) in pixels of the frames they were
         computed on. If those frames were not 256 px on the short side, the field is resized and
         its values scaled by the same factor (pixels of the resized frames).
-      short_side, crop_size, bound: release values 256, 224 and 20.
+      short_side, crop_size, bound: release values `SHORT_SIDE`, `CROP_SIZE`, `FLOW_BOUND`.
 
     Returns:
       float32 `[..., T, crop_size, crop_size, 2]` in [-1, 1].
@@ -97,11 +59,12 @@ def preprocess_flow(flow: tf.Tensor, short_side: int = SHORT_SIDE, crop_size: in
     shape = tf.shape(flow)
     scale = tf.cast(short_side, tf.float32) / tf.cast(tf.minimum(shape[-3], shape[-2]), tf.float32)
     x = center_crop(resize_short_side(flow, short_side) * scale, crop_size)
-    return tf.clip_by_value(x, -bound, bound) / bound
+    return preprocessing.flow_to_unit_tf(x, bound)
 
 
 def load_video(path: str, modalities: tuple[str, ...] = ("rgb",), num_frames: int | None = None,
-               fps: float = 25.0, flow_backend: str = "opencv") -> dict[str, np.ndarray]:
+               fps: float = preprocessing.FRAME_RATE,
+               flow_backend: str = "opencv") -> dict[str, np.ndarray]:
     """Decodes a video file and returns the network inputs the release's way, per modality.
 
     Decoding, 25 fps resampling and the 256-px bilinear resize are `kinetics_i3d.ingest.video`'s;
