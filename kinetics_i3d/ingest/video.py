@@ -200,7 +200,7 @@ def decode_frames(path: str | os.PathLike, short_side: int | None = None) -> Ite
         fps = nominal_fps(stream)
         pending: deque[av.VideoFrame] = deque()
         pts_heap: list[int] = []
-        state = {"index": 0, "last_time": -math.inf, "no_pts_time": None}
+        state = {"index": 0, "last_time": -math.inf}
         previous: SourceFrame | None = None
 
         def timed(frame: av.VideoFrame, pts: int | None) -> SourceFrame:
