@@ -1,4 +1,4 @@
-"""FVD embedding speed (videos/s) and peak memory for N videos (kinetics_i3d.serve.fvd.embed).
+r"""FVD embedding speed (videos/s) and peak memory for N videos (kinetics_i3d.serve.fvd.embed).
 
   python tools/benchmark_fvd.py                                # batch 1 and 16, memory N=32,256
   python tools/benchmark_fvd.py --weights=random --memory_n=32 --output_json=/tmp/fvd.json
@@ -20,9 +20,9 @@ import subprocess
 import sys
 import time
 
-import kinetics_i3d  # noqa: F401,E402  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("batch_sizes", ["1", "16"], "Batch sizes for the throughput runs.")
@@ -164,4 +164,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

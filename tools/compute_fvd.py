@@ -1,4 +1,4 @@
-"""Fréchet Video Distance between two sets of videos, the reference implementation's way.
+r"""Fréchet Video Distance between two sets of videos, the reference implementation's way.
 
   python tools/compute_fvd.py --real=data/real_videos/ --generated='samples/step_*.npy' \
       --num_frames=16 --output_json=fvd.json --cache_dir=~/.cache/fvd
@@ -16,9 +16,9 @@ against one real set embeds it once. Library: kinetics_i3d/serve/fvd.py.
 import json
 import os
 
-import kinetics_i3d  # noqa: F401  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.serve import fvd
@@ -80,10 +80,7 @@ def run() -> dict:
 
 def main(argv):
     del argv
-    try:
-        result = run()
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
+    result = run()
     print(f"FVD: {result['fvd']:.4f} (real {result['num_videos']['real']} videos, generated "
           f"{result['num_videos']['generated']}, {FLAGS.num_frames} frames, "
           f"{FLAGS.preprocessing} preprocessing)")
@@ -97,4 +94,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
