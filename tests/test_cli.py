@@ -20,6 +20,7 @@ MISSING = "/nonexistent/kinetics_i3d_test"
 BAD_INPUT = {
     "benchmark_decode.py": (["--no_such_flag"], 2, "no_such_flag"),
     "benchmark_flow.py": (["--no_such_flag"], 2, "no_such_flag"),
+    "benchmark_fvd.py": (["--no_such_flag"], 2, "no_such_flag"),
     "benchmark_ingest.py": (["--no_such_flag"], 2, "no_such_flag"),
     "benchmark_input.py": (["--no_such_flag"], 2, "no_such_flag"),
     "benchmark_long_video.py": (["--no_such_flag"], 2, "no_such_flag"),
@@ -27,6 +28,8 @@ BAD_INPUT = {
     "benchmark_train.py": (["--no_such_flag"], 2, "no_such_flag"),
     "build_tfrecords.py": ([f"--manifest={MISSING}.csv", "--output_dir={tmp}/shards"], 1,
                            f"{MISSING}.csv"),
+    "compute_fvd.py": ([f"--real={MISSING}.npy", "--generated={tmp}/*.mp4"], 1,
+                       f"{MISSING}.npy"),
     "convert_checkpoint.py": (["--source=pytorch_i3d", f"--input={MISSING}.pt",
                                "--output_checkpoint={tmp}/out/model.ckpt"], 1, f"{MISSING}.pt"),
     "evaluate.py": (["--shards={tmp}/*.tfrecord", f"--rgb_checkpoint={MISSING}/model.ckpt",
