@@ -14,8 +14,9 @@ embeddings. This module reproduces the reference implementation (google-research
   defaults (`align_corners=False`, `half_pixel_centers=False`; in TF2
   `tf.compat.v1.image.resize_bilinear`, which is *not* `tf.image.resize`: that one samples at
   half-pixel centres), then `2 * x / 255 - 1`. `"center_crop"` (short side to 224 with the
-  project's half-pixel bilinear resize, then a 224x224 centre crop) is a common variant and is
-  NOT the reference: scores computed with it are not comparable to published FVDs.
+  project's half-pixel bilinear resize from `kinetics_i3d.preprocessing`, then a 224x224 centre
+  crop) is a common variant and is NOT the reference: scores computed with it are not
+  comparable to published FVDs.
 * Distance: `frechet_distance`, reimplementing tensorflow-gan's
   `frechet_classifier_distance_from_activations` (see its docstring for the numerics).
 
@@ -37,9 +38,10 @@ import numpy as np
 import tensorflow as tf
 
 from kinetics_i3d.errors import UserError
-from kinetics_i3d.serve.preprocess import center_crop, resize_short_side
+from kinetics_i3d.preprocessing import CROP_SIZE, center_crop_tf, resize_short_side_tf
 
-FVD_SIZE = 224  # reference: preprocess(videos, target_resolution=(224, 224))
+# The reference's preprocess(videos, target_resolution=(224, 224)): I3D's input size.
+FVD_SIZE = CROP_SIZE
 REFERENCE_BATCH_SIZE = 16  # reference: create_id3_embedding asserts batches of 16 videos
 PREPROCESSINGS = ("reference", "center_crop")
 PRETRAINED_NAME = "rgb_kinetics400"  # kinetics_i3d.checkpoints.pretrained: TF-Hub's network
@@ -68,7 +70,7 @@ def preprocess(videos, preprocessing: str = "reference", size: int = FVD_SIZE) -
         (not checked here: `check_videos` does that outside graphs).
       preprocessing: `"reference"`: each frame resized to `size` x `size` with TF1
         `resize_bilinear` (`align_corners=False`, `half_pixel_centers=False`), no crop;
-        `"center_crop"`: short side to `size` (half-pixel bilinear, `serve.preprocess`), then a
+        `"center_crop"`: short side to `size` (half-pixel bilinear, `preprocessing`), then a
         centre crop (NOT the reference).
       size: output side (reference: 224).
 
@@ -85,7 +87,7 @@ def preprocess(videos, preprocessing: str = "reference", size: int = FVD_SIZE) -
         resized = tf.raw_ops.ResizeBilinear(images=frames, size=[size, size],
                                             align_corners=False, half_pixel_centers=False)
     else:
-        resized = center_crop(resize_short_side(tf.cast(frames, tf.float32), size), size)
+        resized = center_crop_tf(resize_short_side_tf(frames, size), size)
     out = tf.reshape(tf.cast(resized, tf.float32),
                      tf.concat([shape[:-3], [size, size], shape[-1:]], 0))
     if videos.shape.rank is not None:
@@ -405,7 +407,8 @@ def frechet_distance(real_activations, generated_activations) -> tf.Tensor:
     root_r = _symmetric_sqrt(sigma_r)
     trace_sqrt_product = tf.linalg.trace(_symmetric_sqrt(root_r @ sigma_g @ root_r))
     mean_term = tf.reduce_sum(tf.math.squared_difference(mu_r, mu_g))
-    return mean_term + tf.linalg.trace(sigma_r) + tf.linalg.trace(sigma_g) - 2.0 * trace_sqrt_product
+    covariance_term = tf.linalg.trace(sigma_r) + tf.linalg.trace(sigma_g) - 2.0 * trace_sqrt_product
+    return mean_term + covariance_term
 
 
 def _num_frames(videos):
