@@ -77,6 +77,32 @@ def test_resize_scales_flow_displacements_with_the_image():
     assert big.max() == pytest.approx(1.0)
 
 
+def test_resize_scales_x_by_the_width_ratio_and_y_by_the_height_ratio():
+    # 3x5 -> short side 4: 4x7 (round(5 * 4 / 3) = 7), so x scales by 7/5 and y by 4/3.
+    flow = np.zeros((2, 3, 5, 2), np.float32)
+    flow[0] = [0.1, -0.2]
+    flow[1] = [-0.5, 0.6]  # 0.6 * 4/3 = 0.8; -0.5 * 7/5 = -0.7
+    out = processors.resize_smallest(tf.constant(flow), 4, is_flow=True).numpy()
+    assert out.shape == (2, 4, 7, 2)
+    np.testing.assert_allclose(out[0], np.broadcast_to([0.14, -0.2 * 4 / 3], (4, 7, 2)),
+                               atol=1e-6)
+    np.testing.assert_allclose(out[1], np.broadcast_to([-0.7, 0.8], (4, 7, 2)), atol=1e-6)
+    # 32 -> 256 px: displacements x8, clipped to the network's [-1, 1].
+    flow = np.zeros((1, 32, 32, 2), np.float32)
+    flow[..., 0] = np.linspace(-0.2, 0.2, 32)[None, :]  # varies along x only: stays exact
+    flow[..., 1] = 0.05
+    out = processors.resize_smallest(tf.constant(flow), 256, is_flow=True).numpy()
+    assert out.shape == (1, 256, 256, 2)
+    np.testing.assert_allclose(out[..., 1], 0.4, atol=1e-6)
+    x = out[0, 0, :, 0]
+    assert x.min() == -1.0 and x.max() == 1.0  # +-0.2 * 8 = +-1.6, clipped
+    inner = np.abs(x) < 0.99
+    # Interior columns: 8 x the bilinear (half-pixel) interpolation of the stored ramp.
+    centres = (np.arange(256) + 0.5) / 8 - 0.5
+    ramp = np.interp(centres, np.arange(32), np.linspace(-0.2, 0.2, 32))
+    np.testing.assert_allclose(x[inner], 8 * ramp[inner], atol=1e-5)
+
+
 def test_value_ranges_match_the_release_encoding():
     assert processors.rgb_to_unit(tf.constant([0, 255], tf.uint8)).numpy().tolist() == [-1.0, 1.0]
     flow = np.random.default_rng(0).uniform(-25, 25, (2, 5, 5, 2)).astype(np.float32)

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 from conftest import VIDEOS
 
+from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.data import interfaces, make_dataset, reader
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import sequence, video
@@ -417,3 +418,25 @@ def test_empty_patterns_and_empty_files_raise(tmp_path):
         make_dataset(str(tmp_path / "empty*"), "i3d", "train")
     with pytest.raises(ValueError, match="split must be one of"):
         make_dataset(str(tmp_path / "empty*"), "i3d", "validation")
+
+
+def test_flow_resize_branch_rescales_displacements(tmp_path):
+    """Flow stored at 32x48 px read at short side 256 (I3D test, 224 crop): each frame resized
+    to 256x384 and its displacements x8 in both axes (32 -> 256), then clipped to [-1, 1]; x is
+    channel 0, y channel 1, signs kept."""
+    rgb = np.full((4, 32, 48, 3), 100, np.uint8)
+    pixels = np.array([[1.0, -2.0], [3.0, -0.5], [-1.5, 0.75]], np.float32)  # (x, y) per frame
+    flow = np.broadcast_to(pixels[:, None, None, :], (3, 32, 48, 2)).copy()
+    path = write_records(tmp_path / "flow.tfrecord", [sequence.make_sequence_example(
+        rgb, flow, fps=25, label_index=1, label_string="class_1", media_id="v")])
+    (batch,) = make_dataset(path, "i3d", "test", batch_size=1, modalities=("flow",),
+                            num_classes=NUM_CLASSES, crop_size=224, short_side=256)
+    x = batch["flow"].numpy()[0]
+    assert x.shape == (3, 224, 224, 2)
+    stored = ms.decode_flow_unit(ms.encode_flow_uint8(pixels))  # what the shard holds, [-1, 1]
+    expected = np.clip(8.0 * stored, -1.0, 1.0)
+    # frame 0: (8, -16) px of 20 -> (0.4, -0.8); frame 1: x 24 px clipped to 1; frame 2: (-0.6,
+    # 0.3), up to the uint8 quantisation of the stored values.
+    np.testing.assert_allclose(expected, [[0.4, -0.8], [1.0, -0.2], [-0.6, 0.3]], atol=0.04)
+    np.testing.assert_allclose(x, np.broadcast_to(expected[:, None, None, :], x.shape),
+                               atol=1e-5)
