@@ -77,7 +77,7 @@ def _mixed(x, v, name):
     return tf.concat([b0, b1, b2, b3], axis=4)
 
 
-def _reference_logits(x, values, scope):
+def _reference_logits(x, values, scope, per_step=False):
     v = {k[len(scope):]: tf.constant(a) for k, a in values.items()}
     x = _unit(x, v, "Conv3d_1a_7x7", stride=(2, 2, 2))
     x = _max_pool(x, (1, 3, 3), (1, 2, 2))
@@ -92,7 +92,8 @@ def _reference_logits(x, values, scope):
     x = _mixed(_mixed(x, v, "Mixed_5b"), v, "Mixed_5c")
     x = tf.nn.avg_pool3d(x, ksize=(1, 2, 7, 7, 1), strides=(1, 1, 1, 1, 1), padding="VALID")
     x = _unit(x, v, "Logits/Conv3d_0c_1x1", bn=False)
-    return tf.reduce_mean(tf.squeeze(x, [2, 3]), axis=1)
+    steps = tf.squeeze(x, [2, 3])  # [B, T', classes]
+    return steps if per_step else tf.reduce_mean(steps, axis=1)
 
 
 @pytest.mark.slow
@@ -104,11 +105,16 @@ def test_forward_matches_plain_tf_nn_at_224(which, channels, scope, request):
     prefix, values = request.getfixturevalue(which)
     model = InceptionI3d(num_classes=400, modality="rgb" if channels == 3 else "flow")
     restore_released(model, prefix)
-    x = tf.random.stateless_uniform([2, 16, 224, 224, channels], seed=(11, channels),
+    # 32 frames: 4 Mixed_5c steps, 3 logits steps, so the mean over time is checked too (16
+    # frames give one step, where mean, first, last and max are all the same).
+    x = tf.random.stateless_uniform([1, 32, 224, 224, channels], seed=(11, channels),
                                     minval=-1, maxval=1)
     ours = model(x, training=False).numpy()
-    reference = _reference_logits(x, values, scope).numpy()
+    steps = _reference_logits(x, values, scope, per_step=True).numpy()
+    assert steps.shape == (1, 3, 400)
+    reference = steps.mean(axis=1)
     assert np.abs(reference).max() > 0.5  # non-trivial logits, so the tolerance means something
+    assert np.abs(steps - reference[:, None]).max() > 0.1  # the steps differ: the mean matters
     print(f"logits max |x| {np.abs(reference).max():.3f}, max abs diff {np.abs(ours - reference).max():.2e}")
     assert np.abs(ours - reference).max() <= 1e-4
 
