@@ -58,3 +58,20 @@ def pretrained_rgb(tmp_path_factory) -> str:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KINETICS_I3D_CACHE", str(tmp_path_factory.mktemp("kinetics_i3d_cache")))
         return pretrained("rgb_kinetics400")
+
+
+def moving_texture_video(path, num_frames=6, height=48, width=64):
+    """An MJPEG .avi at 25 fps of a smooth random texture whose content moves +1 px in x
+    (right) and -1 px in y (up) per frame (at most 20 frames)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    canvas = cv2.GaussianBlur(rng.uniform(0, 255, (height + 40, width + 40)), (0, 0), 2.0)
+    canvas = cv2.normalize(canvas, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (width, height))
+    for k in range(num_frames):
+        gray = canvas[20 + k:20 + k + height, 20 - k:20 - k + width]
+        writer.write(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return str(path)

@@ -190,3 +190,31 @@ def test_uint8_scaled_npy_is_one_line_error_exit_1(tmp_path):
         "[-1, 1]; uint8 RGB in [0, 255] converts with x / 127.5 - 1"]
     np.save(path, clip / 127.5 - 1)  # the advice, followed, passes the check
     assert sample.load_input(str(path), "rgb").shape == (1, FRAMES, 32, 32, 3)
+
+
+@pytest.mark.slow  # 224 px, two streams, TV-L1 on 9 pairs at 256 px
+def test_video_flag_joint_runs_flow_from_the_video(release_dir, tmp_path):
+    """`--video --eval_type=joint`: the flow branch (TV-L1 on the decoded 256-px frames) runs and
+    the printed logits are the sum of both streams on `load_video`'s inputs."""
+    from conftest import moving_texture_video
+    from kinetics_i3d.serve.preprocess import load_video
+
+    video = moving_texture_video(tmp_path / "moving.avi", num_frames=10)
+    out_json = tmp_path / "joint.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    rgb_ckpt = str(release_dir / "rgb_imagenet" / "model.ckpt")
+    flow_ckpt = str(release_dir / "flow_imagenet" / "model.ckpt")
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=joint",
+         f"--rgb_checkpoint={rgb_ckpt}", f"--flow_checkpoint={flow_ckpt}", f"--video={video}",
+         "--video_frames=10", f"--output_json={out_json}"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    inputs = load_video(video, ("rgb", "flow"), num_frames=10)
+    assert inputs["flow"].shape == (1, 9, 224, 224, 2)
+    rgb = sample.stream_logits("rgb", rgb_ckpt, inputs["rgb"], 400)
+    flow = sample.stream_logits("flow", flow_ckpt, inputs["flow"], 400)
+    logits = np.array(json.loads(out_json.read_text())["logits"])
+    np.testing.assert_allclose(logits, rgb + flow, atol=1e-4)
+    assert np.abs(flow).max() > 0.1  # the flow stream took part

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import VIDEOS
+from conftest import VIDEOS, moving_texture_video
 from kinetics_i3d.ingest.video import read_video
 from kinetics_i3d.serve import preprocess
 
@@ -43,3 +43,46 @@ def test_load_video():
     assert -1.0 <= out["rgb"].min() < out["rgb"].max() <= 1.0
     with pytest.raises(ValueError, match="modalities"):
         preprocess.load_video(str(VIDEOS / "carphone_pristine.mp4"), ("depth",))
+
+
+def test_center_crop_offsets_are_exact():
+    # Every row and column distinct (R = row, G = column mod 256, B = column // 256): the crop
+    # of a 256x341 frame is rows 16..239 and columns 58..281 ((341 - 224) // 2 = 58), the crop
+    # of a 301x256 one rows 38..261 and columns 16..239; no resize (the short side is 256).
+    for (h, w), (top, left) in (((256, 341), (16, 58)), ((301, 256), (38, 16))):
+        rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        frames = np.stack([rows % 256, cols % 256, cols // 256 * 100 + rows // 256 * 50],
+                          -1).astype(np.uint8)[None]
+        out = preprocess.preprocess_rgb(frames).numpy()
+        expected = frames[:, top:top + 224, left:left + 224].astype(np.float32) / 127.5 - 1.0
+        np.testing.assert_allclose(out, expected, atol=1e-6, err_msg=str((h, w)))
+
+
+def test_flow_signed_non_uniform_fields():
+    # 128x160 px flow whose x component is a ramp along columns and y a falling ramp along rows:
+    # resized to 256x320 (x2, displacements x2), centre crop at (16, 48), clipped to +-20 px,
+    # / 20. Half-pixel bilinear interpolation keeps a linear ramp linear inside the image.
+    rows, cols = np.meshgrid(np.arange(128), np.arange(160), indexing="ij")
+    flow = np.stack([(cols - 80) / 4.0, -(rows - 64) / 5.0], -1).astype(np.float32)[None]
+    out = preprocess.preprocess_flow(flow).numpy()[0]
+    assert out.shape == (224, 224, 2)
+    src_col = (np.arange(224) + 48 + 0.5) / 2 - 0.5  # crop column -> input column
+    src_row = (np.arange(224) + 16 + 0.5) / 2 - 0.5
+    x = np.clip(2 * (src_col - 80) / 4.0, -20, 20) / 20
+    y = np.clip(-2 * (src_row - 64) / 5.0, -20, 20) / 20
+    np.testing.assert_allclose(out[..., 0], np.broadcast_to(x[None, :], (224, 224)), atol=1e-5)
+    np.testing.assert_allclose(out[..., 1], np.broadcast_to(y[:, None], (224, 224)), atol=1e-5)
+    assert out[..., 0].min() == -1.0 and out[..., 0].max() == 1.0  # clipped on both sides
+    assert out[..., 1].min() == -1.0 and out[..., 1].max() == 1.0
+
+
+def test_load_video_flow_follows_the_motion(tmp_path):
+    # Content moving +1 px in x and -1 px in y per frame at 48 px is (+16/3, -16/3) px at 256 px
+    # (+-0.267 of the 20 px bound): flow channel 0 is x, channel 1 is y, signs kept.
+    path = moving_texture_video(tmp_path / "moving.avi")
+    out = preprocess.load_video(path, ("rgb", "flow"), num_frames=3)
+    assert out["rgb"].shape == (1, 3, 224, 224, 3)
+    assert out["flow"].shape == (1, 2, 224, 224, 2) and out["flow"].dtype == np.float32
+    inner = out["flow"][0, :, 32:-32, 32:-32]  # away from the border TV-L1 cannot see past
+    median = np.median(inner, axis=(0, 1, 2))
+    np.testing.assert_allclose(median, [16 / 3 / 20, -16 / 3 / 20], atol=0.03)
