@@ -440,3 +440,32 @@ def test_flow_resize_branch_rescales_displacements(tmp_path):
     np.testing.assert_allclose(expected, [[0.4, -0.8], [1.0, -0.2], [-0.6, 0.3]], atol=0.04)
     np.testing.assert_allclose(x, np.broadcast_to(expected[:, None, None, :], x.shape),
                                atol=1e-5)
+
+
+def test_unlabelled_records_and_several_labels(tmp_path):
+    """require_labels=False: a record without clip/label/index gets label -1, an all-zero
+    one-hot and an empty label string (a labelled one keeps its own). A record with several
+    clip/label/index (and clip/label/string) values is read as single-label: the first value
+    of each is the label (the rule tested here; the training loss is single-label softmax)."""
+    unlabelled = sequence.make_sequence_example(
+        np.zeros((12, 36, 40, 3), np.uint8), None, fps=25, label_index=None, label_string=None,
+        media_id="nolabel")
+    several = index_example(12, "several", label=3)
+    several.context.feature["clip/label/index"].int64_list.value.append(7)
+    several.context.feature["clip/label/string"].bytes_list.value.append(b"class_7")
+    path = write_records(tmp_path / "labels.tfrecord",
+                         [unlabelled, several, index_example(12, "one", label=2)])
+    ds = make_dataset(path, "i3d", "test", batch_size=1, num_classes=NUM_CLASSES,
+                      modalities=("rgb",), require_labels=False, **SMALL)
+    got = {b["media_id"][0].numpy().decode(): b for b in ds}
+    assert sorted(got) == ["nolabel", "one", "several"]
+    assert got["nolabel"]["label"].numpy().tolist() == [-1]
+    np.testing.assert_array_equal(got["nolabel"]["label_one_hot"].numpy(),
+                                  np.zeros((1, NUM_CLASSES), np.float32))
+    assert got["nolabel"]["label_string"].numpy().tolist() == [b""]
+    assert got["one"]["label"].numpy().tolist() == [2]
+    np.testing.assert_array_equal(got["one"]["label_one_hot"].numpy()[0], np.eye(NUM_CLASSES)[2])
+    assert got["several"]["label"].numpy().tolist() == [3]
+    assert got["several"]["label_string"].numpy().tolist() == [b"class_3"]
+    np.testing.assert_array_equal(got["several"]["label_one_hot"].numpy()[0],
+                                  np.eye(NUM_CLASSES)[3])
