@@ -38,10 +38,13 @@ def resized_shape(height: int, width: int, short_side: int | None) -> tuple[int,
     return max(1, int(round(height * scale))), short_side
 
 
-def resize_short_side(frame: np.ndarray, short_side: int | None) -> np.ndarray:
+def resize_short_side(frame: np.ndarray, short_side: int | None,
+                      is_flow: bool = False) -> np.ndarray:
     """Bilinear resize (OpenCV `INTER_LINEAR`) of `[H, W, C]` so that min(H, W) == short_side.
 
     None/0, or a frame already that size: returned unchanged. dtype is kept (uint8 rounds).
+    With `is_flow`, `frame` is flow (x, y displacements, any units) and the values are scaled
+    with the image: x by new_w / w, y by new_h / h.
     """
     h, w = frame.shape[:2]
     new_h, new_w = resized_shape(h, w, short_side)
@@ -49,7 +52,10 @@ def resize_short_side(frame: np.ndarray, short_side: int | None) -> np.ndarray:
         return frame
     import cv2  # noqa: PLC0415  (only the numpy resize needs OpenCV)
 
-    return cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    out = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if is_flow:
+        out = out * np.array([new_w / w, new_h / h], out.dtype)
+    return out
 
 
 def crop_offsets(height: int, width: int, crop_size: int = CROP_SIZE,
@@ -136,11 +142,13 @@ def resized_shape_tf(height, width, short_side: int = SHORT_SIDE):
     return tf.maximum(tf.cast(new_h, tf.int32), 1), tf.maximum(tf.cast(new_w, tf.int32), 1)
 
 
-def resize_short_side_tf(frames, short_side: int = SHORT_SIDE):
+def resize_short_side_tf(frames, short_side: int = SHORT_SIDE, is_flow: bool = False):
     """Bilinear resize (TF half-pixel) of `[..., H, W, C]` to min(H, W) == short_side; float32.
 
     Unchanged (up to the cast) when the short side already is `short_side`. Differs from the
-    numpy twin (OpenCV on uint8, rounded) by at most a few uint8 levels (BUILD_NOTES.md).
+    numpy twin (OpenCV on uint8, rounded) by at most a few uint8 levels (BUILD_NOTES.md). With
+    `is_flow`, values are (x, y) displacements scaled with the image (x by new_w / w, y by
+    new_h / h), in whatever units they come (pixels, or [-1, 1]: then clip afterwards).
     """
     import tensorflow as tf
 
@@ -154,7 +162,12 @@ def resize_short_side_tf(frames, short_side: int = SHORT_SIDE):
         return tf.image.resize(flat, tf.stack([new_h, new_w]), method="bilinear")
 
     out = tf.cond(tf.logical_and(tf.equal(new_h, h), tf.equal(new_w, w)), lambda: flat, resize)
-    return tf.reshape(out, tf.concat([shape[:-3], [new_h, new_w, shape[-1]]], 0))
+    if is_flow:
+        out = out * tf.stack([tf.cast(new_w, tf.float32) / tf.cast(w, tf.float32),
+                              tf.cast(new_h, tf.float32) / tf.cast(h, tf.float32)])
+    out = tf.reshape(out, tf.concat([shape[:-3], [new_h, new_w, shape[-1]]], 0))
+    out.set_shape(frames.shape[:-3].concatenate([None, None]).concatenate(frames.shape[-1:]))
+    return out
 
 
 def crop_offsets_tf(height, width, crop_size: int = CROP_SIZE, crop_y=None, crop_x=None):

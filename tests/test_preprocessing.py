@@ -36,6 +36,18 @@ def test_resize_twins_agree_on_a_real_clip():
     assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 3.0
 
 
+def test_flow_resize_scales_each_axis_and_twins_agree():
+    # 240 x 320 -> 256 x 341: x displacements grow by 341 / 320, y by 256 / 240.
+    flow = np.zeros((240, 320, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -2.0
+    ours = pp.resize_short_side(flow, pp.SHORT_SIDE, is_flow=True)
+    tf_out = pp.resize_short_side_tf(flow[None], pp.SHORT_SIDE, is_flow=True).numpy()[0]
+    assert ours.shape == tf_out.shape == (256, 341, 2)
+    np.testing.assert_allclose(ours[..., 0], 3.0 * 341 / 320, rtol=1e-6)
+    np.testing.assert_allclose(ours[..., 1], -2.0 * 256 / 240, rtol=1e-6)
+    np.testing.assert_allclose(tf_out, ours, rtol=1e-6)
+
+
 @pytest.mark.parametrize("height, width, crop_y, crop_x", [
     (256, 341, None, None), (341, 256, None, None), (37, 50, 0.0, 0.999), (37, 50, 0.5, 0.25),
     (32, 32, 0.7, 0.1)])

@@ -95,15 +95,8 @@ def resize_smallest(frames: tf.Tensor, short_side: int, is_flow: bool = False) -
     With `is_flow`, `frames` are flow in [-1, 1] units (x, y channels) and the displacements are
     scaled with the image (x by the width ratio, y by the height ratio), then clipped to [-1, 1].
     """
-    shape = tf.shape(frames)
-    new_h, new_w = resized_size(shape[1], shape[2], short_side)
-    out = tf.image.resize(tf.cast(frames, tf.float32), tf.stack([new_h, new_w]),
-                          method="bilinear")
-    if is_flow:
-        ratio = tf.stack([tf.cast(new_w, tf.float32) / tf.cast(shape[2], tf.float32),
-                          tf.cast(new_h, tf.float32) / tf.cast(shape[1], tf.float32)])
-        out = tf.clip_by_value(out * ratio, -1.0, 1.0)
-    return out
+    out = preprocessing.resize_short_side_tf(frames, short_side, is_flow)
+    return tf.clip_by_value(out, -1.0, 1.0) if is_flow else out
 
 
 def crop_frames(frames: tf.Tensor, y: tf.Tensor, x: tf.Tensor, crop_size: int) -> tf.Tensor:

@@ -49,16 +49,13 @@ def preprocess_flow(flow: tf.Tensor, short_side: int = SHORT_SIDE, crop_size: in
     Args:
       flow: float `[..., T, H, W, 2]` displacements (x, y) in pixels of the frames they were
         computed on. If those frames were not 256 px on the short side, the field is resized and
-        its values scaled by the same factor (pixels of the resized frames).
+        its values scaled with it (x by new_w / w, y by new_h / h: pixels of the resized frames).
       short_side, crop_size, bound: release values `SHORT_SIDE`, `CROP_SIZE`, `FLOW_BOUND`.
 
     Returns:
       float32 `[..., T, crop_size, crop_size, 2]` in [-1, 1].
     """
-    flow = tf.cast(tf.convert_to_tensor(flow), tf.float32)
-    shape = tf.shape(flow)
-    scale = tf.cast(short_side, tf.float32) / tf.cast(tf.minimum(shape[-3], shape[-2]), tf.float32)
-    x = center_crop(resize_short_side(flow, short_side) * scale, crop_size)
+    x = center_crop(resize_short_side(flow, short_side, is_flow=True), crop_size)
     return preprocessing.flow_to_unit_tf(x, bound)
 
 
