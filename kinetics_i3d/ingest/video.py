@@ -57,8 +57,10 @@ _TRUNCATION_MIN_S = 0.1
 
 
 class VideoDecodeError(UserError):
-    """A video that cannot be decoded; `reason` is one of `REASONS`, `detail` says why. A
-    `UserError`: at a command line it is the user's file (one `error:` line, kinetics_i3d/cli.py)."""
+    """A video that cannot be decoded; `reason` is one of `REASONS`, `detail` says why.
+
+    A `UserError`: at a command line it is the user's file (one `error:` line, `kinetics_i3d.cli`).
+    """
 
     def __init__(self, path: str, reason: str, detail: str):
         super().__init__(f"{path}: {reason}: {detail}")
