@@ -49,17 +49,36 @@ class SampleResult:
         }
 
 
+def load_gif_rgb(path: str) -> np.ndarray:
+    """The release's RGB sample as a GIF (its repository's `v_CricketShot_g04_c01_rgb.gif`:
+    224x224 frames at 25 fps whose value is (x + 1) / 2 of the `.npy` input x) ->
+    `[1, T, H, W, 3]` float32 in [-1, 1]. Frames are used as stored: no resize, no crop."""
+    from kinetics_i3d.ingest.video import VideoDecodeError, read_video
+
+    try:
+        frames = read_video(path, fps=preprocessing.FRAME_RATE, short_side=None).rgb
+    except VideoDecodeError as e:
+        raise UserError(f"cannot read the RGB GIF {path!r}: {e}") from None
+    return preprocessing.rgb_to_unit(frames[None])
+
+
 def load_input(path: str, modality: str) -> np.ndarray:
     """Loads a preprocessed `.npy` input and checks its shape and range.
 
-    Returns float32 `[1, T, 224, 224, C]` (C = 3 rgb, 2 flow) in [-1, 1].
+    Returns float32 `[1, T, 224, 224, C]` (C = 3 rgb, 2 flow) in [-1, 1]. An RGB `.gif` (the
+    release's sample in image form) is read by `load_gif_rgb` instead.
 
     Raises:
       UserError: unreadable file, wrong shape, or values outside [-1, 1] (the message says the
-        range found and how to convert, e.g. `x / 127.5 - 1` for uint8 RGB).
+        range found and how to convert, e.g. `x / 127.5 - 1` for uint8 RGB); a flow `.gif`.
     """
     channels = get_modality(modality).channels
     size = preprocessing.CROP_SIZE
+    if path.lower().endswith(".gif"):
+        if modality != "rgb":
+            raise UserError(f"{modality} input {path!r}: only RGB inputs can be GIFs (the "
+                            "release's flow GIF is a visualisation, not the network input)")
+        return load_gif_rgb(path)
     try:
         array = np.load(path)
     except (OSError, ValueError) as e:

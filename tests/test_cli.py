@@ -43,6 +43,7 @@ BAD_INPUT = {
     "inflate_inception_v1.py": ([f"--imagenet_checkpoint={MISSING}/inception_v1.ckpt",
                                  "--output_checkpoint={tmp}/i3d/model.ckpt"], 1,
                                 f"{MISSING}/inception_v1.ckpt"),
+    "quickstart.py": ([f"--rgb_checkpoint={MISSING}/model.ckpt"], 1, f"{MISSING}/model.ckpt"),
     "train.py": (["--flagfile=flags/smoke.cfg", f"--train_pattern={MISSING}/train-*.tfrecord",
                   "--model_dir={tmp}/model"], 2, f"{MISSING}/train-*.tfrecord"),
 }

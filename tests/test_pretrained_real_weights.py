@@ -2,14 +2,18 @@
 
 Full-size (79 frames, 224x224): a few forward passes in all, sharing one model and one decode.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import FIXTURES
-from kinetics_i3d import labels
+from conftest import FIXTURES, REPO_ROOT
+from kinetics_i3d import labels, preprocessing, sample
 from kinetics_i3d.checkpoints import load_released
-from kinetics_i3d.data.processors import rgb_to_unit
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest.sequence import make_sequence_example
 from kinetics_i3d.ingest.shards import IngestOptions
 from kinetics_i3d.ingest.video import read_video
@@ -47,7 +51,7 @@ def _softmax(model, clip):
 
 @pytest.fixture(scope="session")
 def sample_logits(real_model, sample_frames):
-    x = rgb_to_unit(sample_frames[None]).numpy()
+    x = preprocessing.rgb_to_unit(sample_frames[None])
     return x, real_model(x, training=False).numpy()
 
 
@@ -100,3 +104,25 @@ def test_shard_codec_keeps_the_prediction(real_model, sample_frames, sample_logi
     print(f"JPEG q{quality}: p({class_names[top]}) {before[top]:.4f} -> {after[top]:.4f}")
     assert int(after.argmax()) == top
     assert abs(after[top] - before[top]) < 0.01  # measured 0.9886 -> 0.9902
+
+
+def test_evaluate_sample_tool_on_the_shipped_gif_prints_playing_cricket_first(pretrained_rgb,
+                                                                              tmp_path):
+    """The README's command: tools/evaluate_sample.py with pretrained()'s prefix on the release
+    sample shipped in examples/ prints the release's format with "playing cricket" first."""
+    gif = REPO_ROOT / "examples" / "release_sample" / SAMPLE_GIF.name
+    assert gif.read_bytes() == SAMPLE_GIF.read_bytes()
+    out = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=rgb",
+         f"--rgb_checkpoint={pretrained_rgb}", f"--rgb_input={gif}", "--top_k=5"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=True).stdout.splitlines()
+    assert out[0].startswith("Norm of logits: ") and out[2] == "Top classes and probabilities"
+    probability, _, name = out[3].split(" ", 2)
+    assert name == CRICKET and float(probability) >= 0.95
+    assert len(out) == 3 + 5
+
+
+def test_only_rgb_inputs_can_be_gifs():
+    with pytest.raises(UserError, match="only RGB inputs can be GIFs"):
+        sample.load_input(str(SAMPLE_GIF), "flow")

@@ -26,7 +26,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("eval_type", "joint", sorted(sample.EVAL_TYPES), "Which streams to run.")
 flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (e.g. .../rgb_imagenet/model.ckpt).")
 flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix.")
-flags.DEFINE_string("rgb_input", None, ".npy input [1, T, 224, 224, 3] in [-1, 1].")
+flags.DEFINE_string("rgb_input", None, ".npy input [1, T, 224, 224, 3] in [-1, 1], or an RGB "
+                    ".gif of it (the release's sample GIF: frames used as stored).")
 flags.DEFINE_string("flow_input", None, ".npy input [1, T, 224, 224, 2] in [-1, 1].")
 flags.DEFINE_string("video", None, "A raw video file instead of --rgb_input/--flow_input.")
 flags.DEFINE_integer("video_frames", None, "Use only the first N frames of --video.")
