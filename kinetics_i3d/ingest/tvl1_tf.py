@@ -28,9 +28,10 @@ section "TV-L1 in TensorFlow"):
 - Pyramid: each level is the previous one resized by `scale_step` with plain bilinear
   interpolation (half-pixel centres, clamped border, no anti-alias pre-smoothing), output size
   `round(size * scale_step)`, and the pyramid stops before a level narrower than 16 pixels. Same as
-  OpenCV's `resize(..., INTER_LINEAR)`; implemented as two small dense interpolation matrices
-  (agrees with cv2 to ~3e-5 grey levels). The IPOL paper instead pre-smooths each level with a
-  Gaussian; OpenCV does not, and neither do we.
+  OpenCV's `resize(..., INTER_LINEAR)`, columns then rows like it; implemented as gathers and a
+  weighted sum per axis, not as interpolation matrices, so that it is batch-invariant (see
+  `_resize`). The IPOL paper instead pre-smooths each level with a Gaussian; OpenCV does not, and
+  neither do we.
 - Flow upsampling between levels: bilinear to the finer level's size, multiplied by
   `1 / scale_step` (not by the exact size ratio). Same as OpenCV.
 - Warping: bicubic (Keys kernel, a = -0.75), out-of-image samples read as 0, sample positions
@@ -81,30 +82,51 @@ def pyramid_sizes(height: int, width: int, num_scales: int,
     return sizes
 
 
-def _linear_resize_matrix(in_size: int, out_size: int, inverse_scale: float) -> np.ndarray:
-    """[out_size, in_size] float32 matrix of bilinear weights (half-pixel centres, clamped border).
+def _linear_resize_taps(in_size: int, out_size: int, inverse_scale: float
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis (half-pixel centres, clamped border), as cv::resize computes.
 
     `inverse_scale` is out/in as OpenCV holds it: the requested factor when the output size was
-    derived from a factor, otherwise the exact size ratio.
+    derived from a factor, otherwise the exact size ratio. Returns int32 [out_size] source indices
+    (left, right) and float32 [out_size] weights (left, right); where the left tap is clamped to
+    the border both indices are the border pixel and all the weight is on the left tap, as
+    OpenCV does (`fx = 0`).
     """
-    matrix = np.zeros((out_size, in_size), np.float64)
     scale = 1.0 / inverse_scale
-    for dst in range(out_size):
-        src = (dst + 0.5) * scale - 0.5
-        left = int(np.floor(src))
-        frac = src - left
-        for index, weight in ((left, 1.0 - frac), (left + 1, frac)):
-            matrix[dst, min(max(index, 0), in_size - 1)] += weight
-    return matrix.astype(np.float32)
+    src = (np.arange(out_size, dtype=np.float64) + 0.5) * scale - 0.5
+    left = np.floor(src).astype(np.int64)
+    frac = src - left
+    clamped = (left < 0) | (left >= in_size - 1)
+    left = np.clip(left, 0, in_size - 1)
+    right = np.where(clamped, left, left + 1)
+    frac = np.where(clamped, 0.0, frac)
+    return (left.astype(np.int32), right.astype(np.int32),
+            (1.0 - frac).astype(np.float32), frac.astype(np.float32))
+
+
+def _resize_axis(images: tf.Tensor, axis: int, out_size: int, inverse_scale: float) -> tf.Tensor:
+    """Bilinear resize of [N, H, W] along `axis` (1 or 2): two gathers and a weighted sum."""
+    left, right, w_left, w_right = _linear_resize_taps(images.shape[axis], out_size,
+                                                       inverse_scale)
+    shape = [1, 1, 1]
+    shape[axis] = out_size
+    return (tf.gather(images, left, axis=axis) * w_left.reshape(shape)
+            + tf.gather(images, right, axis=axis) * w_right.reshape(shape))
 
 
 def _resize(images: tf.Tensor, out_hw: tuple[int, int],
             inverse_scale: tuple[float, float]) -> tf.Tensor:
-    """Bilinear resize of [N, H, W] float32 by separable matrices; returns [N, out_h, out_w]."""
-    in_h, in_w = images.shape[1], images.shape[2]
-    rows = tf.constant(_linear_resize_matrix(in_h, out_hw[0], inverse_scale[0]))
-    cols = tf.constant(_linear_resize_matrix(in_w, out_hw[1], inverse_scale[1]))
-    return tf.einsum("oh,nhw,pw->nop", rows, images, cols)
+    """Bilinear resize of [N, H, W] float32, columns then rows (cv::resize's order).
+
+    Returns [N, out_h, out_w]. Gathers and elementwise arithmetic only, so each output pixel is
+    computed by the same float operations whatever the batch size: a dense-matrix form
+    (`einsum` with interpolation matrices) runs as a GEMM whose kernel and accumulation order
+    oneDNN picks from the batch size and the CPU's ISA, and on AVX2 CPUs that made a pair's flow
+    differ by up to 0.07 px between a batch of 1 and a batch of 8 (BUILD_NOTES.md, "TV-L1 in
+    TensorFlow").
+    """
+    columns = _resize_axis(images, 2, out_hw[1], inverse_scale[1])
+    return _resize_axis(columns, 1, out_hw[0], inverse_scale[0])
 
 
 def _centered_gradient(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -251,7 +273,12 @@ def _solve_level(i0: tf.Tensor, i1: tf.Tensor, u1: tf.Tensor, u2: tf.Tensor, *, 
         v2 = u2 + fi * i1wy
         new_u1 = v1 - minus_theta * _divergence(p11, p12)
         new_u2 = v2 - minus_theta * _divergence(p21, p22)
-        error = tf.reduce_sum(tf.square(new_u1 - u1) + tf.square(new_u2 - u2), axis=[1, 2])
+        # Rows first, then the row sums: a one-step sum over [1, H, W] runs as Eigen's full
+        # reduction, which splits large images across threads in an order that differs from the
+        # per-pair sums of a batch (measured at 480x640 with 16 threads); both stages here are
+        # per-row sums whatever N is, so the stopping rule does not depend on the batch.
+        error = tf.reduce_sum(tf.reduce_sum(
+            tf.square(new_u1 - u1) + tf.square(new_u2 - u2), axis=2), axis=1)
         u1x, u1y = _forward_gradient(new_u1)
         u2x, u2y = _forward_gradient(new_u2)
         ng1 = 1.0 + taut * tf.sqrt(u1x * u1x + u1y * u1y)
