@@ -3,9 +3,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
+from kinetics_i3d.checkpoints import write_checkpoint
 from kinetics_i3d.train import flags as train_flags
 from kinetics_i3d.train.config import TrainConfig, batch_sizes, validate
 
@@ -58,9 +60,12 @@ def test_init_checkpoint_may_be_a_runs_checkpoint_folder(shard, tmp_path):
     folder without one is refused naming the flag."""
     folder = tmp_path / "kinetics" / "ckpt"
     folder.mkdir(parents=True)
-    with pytest.raises(ValueError, match=r"--init_checkpoint=.*ckpt'.*no checkpoint there"):
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*ckpt'.*without a 'checkpoint'"):
         validate(_config(shard, tmp_path, init_checkpoint=str(folder)))
     (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*names no checkpoint that exists"):
+        validate(_config(shard, tmp_path, init_checkpoint=str(folder)))
+    write_checkpoint({"w": np.zeros(2, np.float32)}, str(folder / "ckpt-5"))
     validate(_config(shard, tmp_path, init_checkpoint=str(folder), finetune_mode="fixed"))
 
 

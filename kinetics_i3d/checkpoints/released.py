@@ -17,6 +17,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from kinetics_i3d.checkpoints.paths import resolve_checkpoint
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.modalities import MODALITIES, get_modality
 from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
@@ -94,8 +95,11 @@ def released_variable_names(model) -> dict[str, object]:
 
 
 def _open(checkpoint_prefix: str) -> tf.train.CheckpointReader:
+    """A reader of the checkpoint `checkpoint_prefix` names (`paths.resolve_checkpoint`: a
+    prefix, `.index` / `.data-*` file or checkpoint folder; `UserError` when a file is missing)."""
+    prefix = resolve_checkpoint(checkpoint_prefix)
     try:
-        return tf.train.load_checkpoint(checkpoint_prefix)
+        return tf.train.load_checkpoint(prefix)
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
         raise FileNotFoundError(
             f"cannot read a TF checkpoint at prefix {checkpoint_prefix!r} (expected files "

@@ -257,10 +257,9 @@ def find_trainer_checkpoint(model_dir: str, which: str = "auto") -> str:
     from kinetics_i3d.train.loop import BEST_SUBDIR, CHECKPOINT_SUBDIR
 
     if which not in CHECKPOINT_CHOICES:
-        if not tf.io.gfile.exists(which + ".index"):
-            raise FileNotFoundError(f"--checkpoint={which!r}: no checkpoint there (expected "
-                                    f"{CHECKPOINT_CHOICES} or a prefix with a .index file)")
-        return which
+        from kinetics_i3d.checkpoints import resolve_checkpoint
+
+        return resolve_checkpoint(which, "checkpoint")  # a prefix, .index/.data-* or folder
     subdirs = {"best": [BEST_SUBDIR], "latest": [CHECKPOINT_SUBDIR],
                "auto": [BEST_SUBDIR, CHECKPOINT_SUBDIR]}[which]
     for sub in subdirs:

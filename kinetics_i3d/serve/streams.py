@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kinetics_i3d.checkpoints import load_released, read_num_classes
+from kinetics_i3d.checkpoints import load_released, read_num_classes, resolve_checkpoint
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.labels import default_label_map, load_label_map
 from kinetics_i3d.models import InceptionI3d
@@ -19,8 +19,9 @@ def load_stream(modality: str, checkpoint: str | None, num_classes: int | None =
 
     Args:
       modality: "rgb" or "flow".
-      checkpoint: checkpoint prefix (e.g. `.../rgb_imagenet/model.ckpt`), or None for random
-        weights (tests, benchmarks); then `num_classes` is required.
+      checkpoint: checkpoint prefix (e.g. `.../rgb_imagenet/model.ckpt`), its `.index` / `.data-*`
+        file or a checkpoint folder (`resolve_checkpoint`), or None for random weights (tests,
+        benchmarks); then `num_classes` is required.
       num_classes: the expected class count; a checkpoint with another count raises
         `ClassCountError` naming both.
     """
@@ -29,6 +30,7 @@ def load_stream(modality: str, checkpoint: str | None, num_classes: int | None =
             raise ValueError(f"{modality}: num_classes is required without a checkpoint")
         return InceptionI3d(num_classes, modality=modality, dropout_rate=0.0,
                             final_endpoint=final_endpoint)
+    checkpoint = resolve_checkpoint(checkpoint, f"{modality}_checkpoint")
     have = read_num_classes(checkpoint)
     if num_classes is not None and have != num_classes:
         raise ClassCountError(

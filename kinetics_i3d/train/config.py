@@ -150,12 +150,10 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
         PlateauSchedule(config.learning_rate, config.lr_drop_factor, config.plateau_patience,
                         config.min_delta, config.max_lr_drops)  # raises naming the flag
     if config.init_checkpoint and check_files and "://" not in config.init_checkpoint:
-        path = config.init_checkpoint
-        # A prefix (<path>.index), or a run's <model_dir>/ckpt or best folder (its newest).
-        if not glob.glob(path + ".index") and not (
-                os.path.isdir(path) and os.path.exists(os.path.join(path, "checkpoint"))):
-            raise ValueError(f"--init_checkpoint={path!r}: no checkpoint there (expected "
-                             f"{path}.index, or a run's checkpoint folder holding 'checkpoint')")
+        from kinetics_i3d.checkpoints import resolve_checkpoint
+
+        # A prefix, its .index / .data-* file, or a run's <model_dir>/ckpt or best folder.
+        resolve_checkpoint(config.init_checkpoint, "init_checkpoint")
     if config.finetune_mode == "fixed" and not config.init_checkpoint:
         raise ValueError("--finetune_mode=fixed trains only the classifier on top of pre-trained "
                          "features (Table 4 'Fixed'); it needs --init_checkpoint")

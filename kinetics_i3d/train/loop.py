@@ -130,13 +130,11 @@ def checkpoint_key(path: str) -> str:
 
 def run_checkpoint(path: str) -> str | None:
     """The trainer checkpoint `path` names, or None when it is another kind (released layout,
-    TF-slim). A folder (a run's `<model_dir>/ckpt` or `<model_dir>/best`) gives its newest."""
-    if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise ValueError(f"--init_checkpoint={path!r}: a folder without a checkpoint "
-                             f"(expected a run's <model_dir>/{CHECKPOINT_SUBDIR} or {BEST_SUBDIR})")
-        return latest
+    TF-slim). A folder (a run's `<model_dir>/ckpt` or `<model_dir>/best`) gives its newest;
+    `.index` / `.data-*` files their prefix (`checkpoints.resolve_checkpoint`)."""
+    from kinetics_i3d.checkpoints import resolve_checkpoint
+
+    path = resolve_checkpoint(path, "init_checkpoint")
     keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
     return path if any(key.startswith(MODEL_KEY + "/") for key in keys) else None
 
@@ -179,6 +177,7 @@ def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
     """
     from kinetics_i3d import checkpoints
 
+    prefix = checkpoints.resolve_checkpoint(prefix, "init_checkpoint")
     run_prefix = run_checkpoint(prefix)
     if run_prefix is not None:
         return restore_run_weights(model, run_prefix)
