@@ -59,7 +59,7 @@ def test_missing_data_file_is_one_line_naming_it(checkpoint, tmp_path):
     # Nothing at all, and a folder that is not a checkpoint folder.
     with pytest.raises(FileNotFoundError, match=r"nowhere\.index does not exist"):
         resolve_checkpoint(str(tmp_path / "nowhere"))
-    with pytest.raises(UserError, match="without a 'checkpoint' file"):
+    with pytest.raises(UserError, match="a folder without a checkpoint"):
         resolve_checkpoint(str(tmp_path))
 
 

@@ -103,3 +103,18 @@ def test_logits_preprocessed_rejects_input_outside_unit_range(exported):
         fn(rgb=uint8_range, flow=pre["flow"])
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"clip\(x, -20, 20\) / 20"):
         fn(rgb=pre["rgb"], flow=pre["flow"] * 20.0)
+
+
+@pytest.mark.slow  # shares the 224 px export
+def test_two_streams_of_different_lengths_are_rejected_naming_both(exported):
+    """Issue #16: RGB 16 frames with flow 9 frames used to be accepted without a word."""
+    loaded = tf.saved_model.load(exported["path"])
+    rng = np.random.default_rng(1)
+    rgb = tf.constant(rng.integers(0, 256, (1, 16, 8, 8, 3)).astype(np.uint8))
+    for name in ("serving_default", "features"):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match="rgb has 16 frames and flow 9 frames"):
+            loaded.signatures[name](rgb=rgb, flow=tf.zeros([1, 9, 8, 8, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="rgb has 16 frames and flow 9"):
+        loaded.signatures["logits_preprocessed"](rgb=tf.zeros([1, 16, 224, 224, 3]),
+                                                 flow=tf.zeros([1, 9, 224, 224, 2]))

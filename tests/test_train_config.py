@@ -60,7 +60,8 @@ def test_init_checkpoint_may_be_a_runs_checkpoint_folder(shard, tmp_path):
     folder without one is refused naming the flag."""
     folder = tmp_path / "kinetics" / "ckpt"
     folder.mkdir(parents=True)
-    with pytest.raises(ValueError, match=r"--init_checkpoint=.*ckpt'.*without a 'checkpoint'"):
+    with pytest.raises(ValueError,
+                       match=r"--init_checkpoint=.*ckpt'.*a folder without a checkpoint"):
         validate(_config(shard, tmp_path, init_checkpoint=str(folder)))
     (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*names no checkpoint that exists"):

@@ -97,8 +97,8 @@ def resolve_checkpoint(path: str, flag: str = "checkpoint", check_data: bool = T
     if tf.io.gfile.isdir(path):
         if not tf.io.gfile.exists(f"{path}/checkpoint"):
             raise CheckpointNotFoundError(
-                f"{name}: a folder without a 'checkpoint' file; give a checkpoint prefix (the "
-                f"path before .index) or a checkpoint folder")
+                f"{name}: a folder without a checkpoint (no 'checkpoint' file in it); give a "
+                f"checkpoint prefix (the path before .index) or a checkpoint folder")
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
             raise CheckpointNotFoundError(

@@ -15,17 +15,29 @@ file size), a record that is not a SequenceExample, or a record without a requir
 error that names the file, the record and the key; with `skip_corrupt=True` such records are
 dropped instead and the skipped count is logged (absl WARNING). A pattern that matches no file,
 or only empty files, raises at construction.
+
+Labels (issue #16): every labelled record is checked against the label map in use (the model's
+or a flag's, passed as `class_names`; by default the dataset's own `<name>-label_map.txt` written
+by ingest beside the shards): its `clip/label/string` must be `class_names[clip/label/index]`.
+The first mismatch stops the pipeline with an error naming the shard, the media id, both names
+and the fix (a gather and a string compare per record, in the graph); consumers turn it into a
+one-line `UserError` with `label_errors_as_user_errors`.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+import os
+import re
+from typing import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import filesystems
+from kinetics_i3d import labels as labels_lib
 from kinetics_i3d import mediasequence as ms
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.data import processors
 from kinetics_i3d.data.interfaces import TemporalInterface, get_interface
 from kinetics_i3d.modalities import get_modality
@@ -34,6 +46,49 @@ SPLITS = ("train", "test")
 _TFRECORD_FRAMING_BYTES = 16  # uint64 length + uint32 crc + data + uint32 crc
 _STREAM_KEYS = {"rgb": ms.IMAGE_ENCODED, "flow": ms.FLOW_ENCODED}
 _skipped_total = {"records": 0}
+_SHARD_NAME = re.compile(r"^(?P<name>.+)-\d{5}-of-\d{5}\.tfrecord$")
+LABEL_MISMATCH = "label mismatch in shard "
+_LABEL_MISMATCH_RE = re.compile(re.escape(LABEL_MISMATCH) + r"[^\n]*?(?=\]|\n|$)")
+
+
+def dataset_label_map(files: Sequence[str]) -> tuple[list[str], str] | None:
+    """The label map ingest wrote beside `files` (`<dir>/<name>-label_map.txt` for shards
+    `<dir>/<name>-NNNNN-of-NNNNN.tfrecord`) as (class names, path); None when there is none.
+
+    Raises:
+      UserError: the shards' label map files differ from each other.
+    """
+    found: dict[str, list[str]] = {}
+    for f in files:
+        match = _SHARD_NAME.match(os.path.basename(f))
+        if not match:
+            continue
+        path = os.path.join(os.path.dirname(f), f"{match['name']}-label_map.txt")
+        if path not in found and tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as g:
+                found[path] = [line.strip() for line in g.read().splitlines() if line.strip()]
+    if not found:
+        return None
+    paths = sorted(found)
+    for p in paths[1:]:
+        if found[p] != found[paths[0]]:
+            raise UserError(f"the shards come from different label maps ({paths[0]} and {p}); "
+                            f"read them separately")
+    return found[paths[0]], paths[0]
+
+
+@contextlib.contextmanager
+def label_errors_as_user_errors() -> Iterator[None]:
+    """Re-raises the reader's label-mismatch failure (a `tf.errors.InvalidArgumentError` from the
+    input pipeline) as a one-line `UserError`; any other error passes unchanged."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as err:
+        match = _LABEL_MISMATCH_RE.search(err.message or "")
+        if match is None:
+            raise
+        # TensorFlow prints the message tensor with its quotes escaped.
+        raise UserError(match.group(0).replace("\\'", "'")) from None
 
 
 def list_shards(patterns: str | Sequence[str]) -> list[str]:
@@ -96,8 +151,13 @@ class _Reader:
     """Per-file reading, parsing and checks (one instance per `make_dataset` call)."""
 
     def __init__(self, modalities: tuple[str, ...], require_labels: bool, num_classes: int,
-                 skip_corrupt: bool):
+                 skip_corrupt: bool, class_names: Sequence[str] | None = None,
+                 label_map_source: str = ""):
         self.modalities = modalities
+        # Index len(class_names) stands for "beyond the map" (the error says so).
+        self.class_names = (None if class_names is None else tf.constant(
+            list(class_names) + [f"(none: the label map has {len(class_names)} classes)"]))
+        self.label_map_source = label_map_source
         self.require_labels = require_labels
         self.num_classes = num_classes
         self.skip_corrupt = skip_corrupt
@@ -156,6 +216,23 @@ class _Reader:
             item = dict(item)
             item["index"] = tf.identity(item["index"])
         return item
+
+    def _check_label(self, path: tf.Tensor, item: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Asserts `clip/label/string == class_names[clip/label/index]` (records with both)."""
+        label, stored = item["label"], item["label_string"]
+        n = tf.shape(self.class_names)[0] - 1
+        expected = tf.gather(self.class_names, tf.clip_by_value(label, 0, n))
+        ok = tf.reduce_any(tf.stack([label < 0, tf.equal(stored, ""),
+                                     tf.logical_and(label < n, tf.equal(expected, stored))]))
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            LABEL_MISMATCH, path, ", media id '", item["media_id"], "': clip/label/index ",
+            tf.strings.as_string(label), " is '", expected, "' in the label map in use (",
+            self.label_map_source, ") but the example's clip/label/string is '", stored,
+            "'; the shards were built with another label map: rebuild them with "
+            "build_tfrecords.py --label_map=<the model's label map>, or pass the label map they "
+            "were built with (<name>-label_map.txt beside them) as --label_map"])])
+        with tf.control_dependencies([check]):
+            return dict(item, label=tf.identity(label))
 
     def file_records(self, visit: tf.Tensor, path: tf.Tensor, size: tf.Tensor) -> tf.data.Dataset:
         """Parsed records of one file, with the checks of the module docstring."""
@@ -219,6 +296,8 @@ class _Reader:
             return keep
 
         items = items.filter(check_file)
+        if self.class_names is not None:
+            items = items.map(lambda item: self._check_label(path, item))
         return items.map(lambda item: {
             "visit": visit, "index": item["index"], "path": path,
             **{k: item[k] for k in ("media_id", "label", "label_string")},
@@ -369,6 +448,8 @@ def make_dataset(
     shuffle_buffer: int = 32,
     cycle_length: int = 8,
     deterministic: bool | None = None,
+    class_names: Sequence[str] | None = None,
+    label_map_source: str = "",
 ) -> tf.data.Dataset:
     """Batches of clips from MediaSequence shards for model `interface` (a name of
     `kinetics_i3d.data.interfaces.INTERFACES` or a `TemporalInterface`).
@@ -398,6 +479,10 @@ def make_dataset(
       shuffle_buffer: examples in the training shuffle buffer (each holds encoded frames).
       cycle_length: files read concurrently.
       deterministic: keep element order fixed; default True when `seed` is given or for test.
+      class_names: the label map in use (index -> name), checked against every labelled record
+        (module docstring); default: the dataset's `<name>-label_map.txt` beside the shards, if
+        there is one (else no check: e.g. MediaPipe's shards). `label_map_source` names it in
+        the error.
 
     Returns:
       A dataset of dicts with, per stream read, `rgb` `[B, *layout, S, S, 3]` and/or `flow`
@@ -446,7 +531,12 @@ def make_dataset(
     logging.info("make_dataset(%s, %s): %d shard files, batch %d, modalities %s", interface.name,
                  split, len(files), per_replica, modalities)
 
-    reader = _Reader(modalities, require_labels, num_classes, skip_corrupt)
+    if class_names is None:
+        found = dataset_label_map(files)
+        if found is not None:
+            class_names, label_map_source = found
+    reader = _Reader(modalities, require_labels, num_classes, skip_corrupt, class_names,
+                     label_map_source or "given class names")
     sampler = _Sampler(interface, split, modalities, crop_size, short_side, num_classes,
                        base_seed, photometric, max_test_frames, test_clips)
 

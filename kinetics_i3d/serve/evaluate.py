@@ -55,15 +55,18 @@ def shard_videos(patterns: str | Sequence[str], modalities: Sequence[str],
 
     Read one at a time with `make_dataset(patterns, "i3d", split="test")` (centre crop of the
     stored frames, 224 unless `crop_size` is given; [-1, 1]); `dataset_kwargs` go to it
-    (`num_classes`, `require_labels`, `crop_size`, `short_side`).
+    (`num_classes`, `require_labels`, `crop_size`, `short_side`, `class_names`: the label map
+    every record's label string is checked against). A label mismatch raises `UserError`.
     """
     from kinetics_i3d.data import make_dataset
+    from kinetics_i3d.data.reader import label_errors_as_user_errors
 
     ds = make_dataset(patterns, "i3d", split="test", batch_size=1, modalities=tuple(modalities),
                       max_test_frames=max_frames, **dataset_kwargs)
-    for batch in ds.as_numpy_iterator():
-        frames = {m: batch[m][0, :int(batch[f"{m}_num_frames"][0])] for m in modalities}
-        yield TestVideo(batch["media_id"][0].decode(), int(batch["label"][0]), frames)
+    with label_errors_as_user_errors():
+        for batch in ds.as_numpy_iterator():
+            frames = {m: batch[m][0, :int(batch[f"{m}_num_frames"][0])] for m in modalities}
+            yield TestVideo(batch["media_id"][0].decode(), int(batch["label"][0]), frames)
 
 
 def loop_to(frames: np.ndarray, min_frames: int) -> np.ndarray:
@@ -205,13 +208,20 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     num_classes = next(iter(models.values())).num_classes
     names = streams.class_names(num_classes, label_map)
     os.makedirs(output_dir, exist_ok=True)
-    videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes)
+    videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes,
+                          class_names=names, label_map_source=_names_source(label_map,
+                                                                            num_classes))
     result = evaluate_videos(videos, runners, names,
                              os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
     write_evaluation(result, names, output_dir,
                      extra={**(extra or {}), "shards": shards, "checkpoints": checkpoints})
     log_summary(output_dir, result)
     return result
+
+
+def _names_source(label_map: str | None, num_classes: int) -> str:
+    """How the label map in use is named in a label-mismatch error."""
+    return f"--label_map={label_map}" if label_map else f"the shipped {num_classes}-class map"
 
 
 def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | None] | None,
@@ -448,6 +458,7 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     counts disagree), `ValueError` (checkpoint of another model).
     """
     from kinetics_i3d.data import make_dataset
+    from kinetics_i3d.data.reader import label_errors_as_user_errors
     from kinetics_i3d.labels import load_label_map
 
     if num_classes is None and label_map:
@@ -458,9 +469,11 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     os.makedirs(output_dir, exist_ok=True)
     dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
                            num_classes=model.num_classes, crop_size=crop_size,
-                           short_side=short_side)
-    result = evaluate_model(dataset.as_numpy_iterator(), model, model_name, names,
-                            os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
+                           short_side=short_side, class_names=names,
+                           label_map_source=_names_source(label_map, model.num_classes))
+    with label_errors_as_user_errors():
+        result = evaluate_model(dataset.as_numpy_iterator(), model, model_name, names,
+                                os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
     write_evaluation(result, names, output_dir,
                      extra={**(extra or {}), "model": model_name, "shards": shards,
                             "model_dir": model_dir, "checkpoint": path})

@@ -16,6 +16,10 @@ Signatures (inputs depend on the exported streams: `rgb`, `flow`, or both for tw
   outside [-1, 1] (`kinetics_i3d.preprocessing.RANGE_TOLERANCE`) fails with InvalidArgumentError
   naming the range found and how to convert (`x / 127.5 - 1` for uint8 RGB).
 
+Two-stream inputs must cover the same frames: `rgb` T frames, `flow` T - 1 (TV-L1 gives one flow
+frame per pair of RGB frames), T or T + 1 (not rejected); any larger difference (e.g. RGB 16 and
+flow 9 frames) is an `InvalidArgumentError` whose message names both lengths, in every signature.
+
 One pass over the whole input (the paper's test interface); for very long videos use
 `kinetics_i3d.serve.chunked` instead.
 """
@@ -32,6 +36,8 @@ from kinetics_i3d.serve import chunked, preprocess
 from kinetics_i3d.serve.streams import check_same_classes
 
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
+# Two-stream inputs may differ in length by the one frame TV-L1 flow lacks (T RGB -> T-1 flow).
+MAX_FRAME_DIFFERENCE = 1
 
 
 class I3DServing(tf.Module):
@@ -77,6 +83,20 @@ class I3DServing(tf.Module):
                                          name=s)
         return specs
 
+    def _check_lengths(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """`inputs`, after asserting that two streams' time axes (axis 1) differ by at most
+        `MAX_FRAME_DIFFERENCE`; the error names both lengths."""
+        if len(self.streams) < 2:
+            return inputs
+        t_rgb, t_flow = tf.shape(inputs["rgb"])[1], tf.shape(inputs["flow"])[1]
+        ok = tf.abs(t_rgb - t_flow) <= MAX_FRAME_DIFFERENCE
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            "two-stream input of different lengths: rgb has ", tf.strings.as_string(t_rgb),
+            " frames and flow ", tf.strings.as_string(t_flow), " frames; give both streams of "
+            "the same clip (flow T-1 frames for T RGB frames, the TV-L1 pairs)"])])
+        with tf.control_dependencies([check]):
+            return {k: tf.identity(v) for k, v in inputs.items()}
+
     def _preprocess(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         out = {}
         for s in self.streams:
@@ -115,15 +135,16 @@ class I3DServing(tf.Module):
 
         @tf.function(input_signature=[raw])
         def serving_default(inputs):
-            return self._classify(self._logits(self._preprocess(inputs)))
+            return self._classify(self._logits(self._preprocess(self._check_lengths(inputs))))
 
         @tf.function(input_signature=[raw])
         def features(inputs):
-            return self._features(self._preprocess(inputs))
+            return self._features(self._preprocess(self._check_lengths(inputs)))
 
         @tf.function(input_signature=[pre])
         def logits_preprocessed(inputs):
             # Preprocessed input must be in [-1, 1]: a uint8-range clip gives confident nonsense.
+            inputs = self._check_lengths(inputs)
             checked = {s: preprocessing.assert_unit_range_tf(
                 inputs[s], f"logits_preprocessed input {s!r}", s) for s in self.streams}
             return {"logits": self._logits(checked)}

@@ -26,6 +26,7 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import models
+from kinetics_i3d.data.reader import label_errors_as_user_errors
 from kinetics_i3d.train import strategy as strategy_lib
 from kinetics_i3d.train.config import TrainConfig, batch_sizes
 from kinetics_i3d.train.schedule import PlateauSchedule, StepSchedule
@@ -480,44 +481,46 @@ class Trainer:
         run_start = time.perf_counter()
         last_train, last_eval = {}, {}
         step = start_step
-        while step < config.train_steps:
-            out = self.train_step(iterator)
-            step = int(self.step.numpy())
-            if not math.isfinite(out["loss"]):
-                raise FloatingPointError(f"training loss is {out['loss']} at step {step}; "
-                                         f"lower --learning_rate?")
-            for key in ("loss", "xent_sum", "top1", "top5", "count"):
-                window[key] += out[key]
-            window["steps"] += 1
-            if step % config.log_every == 0 or step == config.train_steps:
-                elapsed = max(time.perf_counter() - window_start, 1e-9)
-                n = max(window["count"], 1.0)
-                last_train = {
-                    "loss": window["loss"] / window["steps"],
-                    "cross_entropy": window["xent_sum"] / n,
-                    "top1": window["top1"] / n,
-                    "top5": window["top5"] / n,
-                    "lr": self.schedule(step - 1),
-                    "steps_per_sec": window["steps"] / elapsed,
-                    "examples_per_sec": window["count"] / elapsed,
-                }
-                logging.info("step %d/%d  loss %.4f  top1 %.3f  top5 %.3f  lr %.4g  "
-                             "%.2f steps/s  %.1f examples/s", step, config.train_steps,
-                             last_train["loss"], last_train["top1"], last_train["top5"],
-                             last_train["lr"], last_train["steps_per_sec"],
-                             last_train["examples_per_sec"])
-                with train_writer.as_default(step=step):
-                    for key, value in last_train.items():
-                        tf.summary.scalar(key, value)
-                window = dict.fromkeys(window, 0.0)
-                window["steps"] = 0
-                window_start = time.perf_counter()
-            if (val_dataset_fn is not None and config.eval_every > 0
-                    and (step % config.eval_every == 0 or step == config.train_steps)):
-                last_eval = self._evaluate_and_schedule(val_dataset_fn, step, eval_writer)
-            if step % config.checkpoint_every == 0 or step == config.train_steps:
-                path = self._save(self.manager)
-                logging.info("step %d: checkpoint %s", step, path)
+        # A shard whose label string disagrees with its label map stops here (the reader's check).
+        with label_errors_as_user_errors():
+            while step < config.train_steps:
+                out = self.train_step(iterator)
+                step = int(self.step.numpy())
+                if not math.isfinite(out["loss"]):
+                    raise FloatingPointError(f"training loss is {out['loss']} at step {step}; "
+                                             f"lower --learning_rate?")
+                for key in ("loss", "xent_sum", "top1", "top5", "count"):
+                    window[key] += out[key]
+                window["steps"] += 1
+                if step % config.log_every == 0 or step == config.train_steps:
+                    elapsed = max(time.perf_counter() - window_start, 1e-9)
+                    n = max(window["count"], 1.0)
+                    last_train = {
+                        "loss": window["loss"] / window["steps"],
+                        "cross_entropy": window["xent_sum"] / n,
+                        "top1": window["top1"] / n,
+                        "top5": window["top5"] / n,
+                        "lr": self.schedule(step - 1),
+                        "steps_per_sec": window["steps"] / elapsed,
+                        "examples_per_sec": window["count"] / elapsed,
+                    }
+                    logging.info("step %d/%d  loss %.4f  top1 %.3f  top5 %.3f  lr %.4g  "
+                                 "%.2f steps/s  %.1f examples/s", step, config.train_steps,
+                                 last_train["loss"], last_train["top1"], last_train["top5"],
+                                 last_train["lr"], last_train["steps_per_sec"],
+                                 last_train["examples_per_sec"])
+                    with train_writer.as_default(step=step):
+                        for key, value in last_train.items():
+                            tf.summary.scalar(key, value)
+                    window = dict.fromkeys(window, 0.0)
+                    window["steps"] = 0
+                    window_start = time.perf_counter()
+                if (val_dataset_fn is not None and config.eval_every > 0
+                        and (step % config.eval_every == 0 or step == config.train_steps)):
+                    last_eval = self._evaluate_and_schedule(val_dataset_fn, step, eval_writer)
+                if step % config.checkpoint_every == 0 or step == config.train_steps:
+                    path = self._save(self.manager)
+                    logging.info("step %d: checkpoint %s", step, path)
         wall = time.perf_counter() - run_start
         summary = {
             "model": config.model,
