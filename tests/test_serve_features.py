@@ -1,13 +1,16 @@
 """Feature extraction on real clips: shapes, resume, bad inputs (kinetics_i3d.serve.features)."""
+import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import video_files
-from conftest import VIDEOS
+from conftest import REPO_ROOT, VIDEOS, random_release_values
 from test_ingest_video import damaged_files
 from kinetics_i3d.checkpoints import export_released, write_checkpoint
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames, read_video
@@ -75,7 +78,7 @@ def test_folder_extraction_shapes_resume_and_failures(rgb_model, video_dir, tmp_
     reasons = {r["video_id"]: r["reason"] for r in summary.failures}
     assert reasons == {"broken": "unreadable", "short": "too_short"}
     assert sorted(os.listdir(out)) == ["bikes_rgb.npy", "carphone_pristine_rgb.npy", "index.csv",
-                                       "index.jsonl"]
+                                       "index.jsonl", "settings.json"]
     for clip in ("bikes", "carphone_pristine"):
         feats = np.load(out / f"{clip}_rgb.npy")
         assert feats.shape == (1024,) and feats.dtype == np.float32 and np.isfinite(feats).all()
@@ -154,3 +157,59 @@ def test_shard_items(rgb_model, tmp_path):
                                         str(tmp_path / "out"), pooling="time")
     assert summary.done == 2
     assert np.load(tmp_path / "out" / "b_rgb.npy").shape == (2, 1024)
+
+
+def _extract_cli(*args):
+    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "extract_features.py"),
+                           *args], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+
+
+def test_reruns_with_other_settings_stop_overwrite_and_add_modalities(tmp_path):
+    """Issue #16: three runs into one --output_dir used to report "1 already done" and keep
+    the first run's (1024,) vectors; the requested flow features were never written."""
+    ckpt = {}
+    for name, index, seed in (("a", "rgb_imagenet", 1), ("b", "rgb_imagenet", 2),
+                              ("flow", "flow_imagenet", 3)):
+        ckpt[name] = write_checkpoint(random_release_values(index, seed),
+                                      str(tmp_path / name / "model.ckpt"))
+    out = tmp_path / "features"
+    common = [f"--video={VIDEOS / 'carphone_pristine.mp4'}", f"--output_dir={out}",
+              "--short_side=32", "--crop_size=32", "--max_frames=16"]
+    rgb_file = out / "carphone_pristine_rgb.npy"
+
+    proc = _extract_cli(*common, f"--rgb_checkpoint={ckpt['a']}.index", "--pooling=mean")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert np.load(rgb_file).shape == (1024,)
+    stored = json.loads((out / "settings.json").read_text())["settings"]
+    assert stored["pooling"] == "mean"
+    assert stored["streams"]["rgb"]["checkpoint"]["path"] == ckpt["a"]
+
+    # Other pooling and checkpoint: stop, list both, offer --overwrite; nothing touched.
+    proc = _extract_cli(*common, f"--rgb_checkpoint={ckpt['b']}", "--pooling=time")
+    assert proc.returncode == 1
+    error = [line for line in proc.stderr.splitlines() if line.strip()][-1]
+    assert error.startswith("error: features in ") and "--overwrite" in error
+    assert "pooling: 'mean' -> 'time'" in error
+    assert f"streams.rgb.checkpoint.path: '{ckpt['a']}' -> '{ckpt['b']}'" in error
+    assert np.load(rgb_file).shape == (1024,)
+
+    proc = _extract_cli(*common, f"--rgb_checkpoint={ckpt['b']}", "--pooling=time",
+                        "--overwrite")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "1 written, 0 already done" in proc.stdout
+    assert np.load(rgb_file).shape == (2, 1024)  # ceil(16 / 8) steps
+    rgb_mtime = os.stat(rgb_file).st_mtime_ns
+
+    # Adding flow: only the flow file is computed; the RGB file stays.
+    proc = _extract_cli(*common, f"--rgb_checkpoint={ckpt['b']}", "--pooling=time",
+                        "--modalities=rgb,flow", f"--flow_checkpoint={ckpt['flow']}",
+                        "--flow_backend=opencv")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "1 written, 0 already done" in proc.stdout
+    assert np.load(out / "carphone_pristine_flow.npy").shape == (2, 1024)  # 15 flow frames
+    assert os.stat(rgb_file).st_mtime_ns == rgb_mtime
+    record = features.read_index(str(out))["carphone_pristine"]
+    assert sorted(record["files"]) == ["flow", "rgb"]
+    assert set(json.loads((out / "settings.json").read_text())["settings"]["streams"]) == {
+        "rgb", "flow"}

@@ -7,8 +7,10 @@ r"""Per-video I3D Mixed_5c features from a video file, a folder of videos, or sh
 
 Writes `<output_dir>/<video id>_<modality>.npy` and `index.jsonl` / `index.csv` (see
 kinetics_i3d/serve/features.py). Pooling: "mean" -> [1024] (mean over T', H', W'), "time" ->
-[ceil(T/8), 1024], "none" -> [ceil(T/8), 7, 7, 1024]. Rerunning skips finished videos; videos
-that cannot be decoded or are too short are recorded in the index and skipped. Videos of any
+[ceil(T/8), 1024], "none" -> [ceil(T/8), 7, 7, 1024]. Rerunning skips finished videos and adds
+only missing modalities; a rerun with other settings (pooling, checkpoints, sizes, fps) stops
+listing the differences (settings.json) unless --overwrite. Videos that cannot be decoded or are
+too short are recorded in the index and skipped. Videos of any
 length run in bounded memory (temporal chunks, exact: kinetics_i3d/serve/chunked.py).
 """
 import os
@@ -41,6 +43,8 @@ flags.DEFINE_integer("short_side", preprocessing.SHORT_SIDE,
                      "Resize the short side to this (release: 256).")
 flags.DEFINE_integer("crop_size", preprocessing.CROP_SIZE, "Centre crop (release: 224).")
 flags.DEFINE_enum("flow_backend", "opencv", ["opencv", "tf"], "TV-L1 implementation for files.")
+flags.DEFINE_bool("overwrite", False, "Recompute every video when --output_dir holds features "
+                  "made with other settings (default: stop and list the differences).")
 flags.mark_flag_as_required("output_dir")
 
 
@@ -67,6 +71,9 @@ def main(argv):
             if not paths:
                 raise UserError(f"--video_dir={FLAGS.video_dir}: no files with extensions "
                                 f"{features.VIDEO_EXTENSIONS}")
+    settings = features.feature_settings(checkpoints, FLAGS.pooling, size, FLAGS.max_frames,
+                                         flow_backend=None if FLAGS.shards else FLAGS.flow_backend)
+    features.check_settings(FLAGS.output_dir, settings, FLAGS.overwrite)  # before the models load
     models = streams.load_streams(checkpoints, FLAGS.num_classes)
     runners = {m: chunked.ChunkedI3D(model, chunk_steps=FLAGS.chunk_steps)
                for m, model in models.items()}
@@ -78,7 +85,8 @@ def main(argv):
                                     FLAGS.flow_backend)
         total = len(paths)
     summary = features.extract_features(items, runners, FLAGS.output_dir, FLAGS.pooling,
-                                        FLAGS.min_frames, total)
+                                        FLAGS.min_frames, total, settings=settings,
+                                        overwrite=FLAGS.overwrite)
     print(f"{summary.done} written, {summary.skipped} already done, {summary.failed} failed; "
           f"index: {os.path.join(FLAGS.output_dir, features.INDEX_CSV)}")
     for rec in summary.failures:

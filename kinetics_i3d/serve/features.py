@@ -12,9 +12,17 @@ Output layout under `output_dir`: `<video id>_<modality>.npy` per video and moda
 of files are their path relative to the input folder, without extension), and `index.jsonl`,
 one JSON line per processed video: `{"video_id", "source", "status": "ok" | "failed",
 "reason", "detail", "files": {modality: {"path", "shape", "num_frames"}}}`; `index.csv` is the
-same as a table, rewritten at the end of each run. A rerun skips videos whose "ok" line is in
-the index and whose files exist (resumable); failed videos are retried. Files are written to a
-temporary name and renamed, so an interrupted run never leaves a truncated `.npy`.
+same as a table, rewritten at the end of each run; `settings.json` records the settings that
+shape the files (`feature_settings`: endpoint, pooling, input fps and sizes, frame limit, and per
+stream the checkpoint's resolved prefix, size and mtime) and the package version.
+
+Resume is settings-aware (`kinetics_i3d.provenance`): a rerun whose settings differ from the
+stored ones (for the streams both runs have) stops with the differences listed and offers
+`overwrite=True` (`--overwrite`: every video is recomputed); a run that adds a stream (e.g.
+`--modalities=rgb,flow` after `rgb`) computes only the missing stream. A video counts as done
+only when every requested modality's file exists with the shape its index record gives; failed
+videos are retried. Files are written to a temporary name and renamed, so an interrupted run
+never leaves a truncated `.npy`.
 
 Bad inputs do not stop the run: a video that cannot be decoded (the decoder's reason, as in
 the ingest failure list: "missing", "empty", "unreadable", "truncated", "no_frames"; see
@@ -35,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from kinetics_i3d import preprocessing
+from kinetics_i3d import preprocessing, provenance
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.serve import preprocess
@@ -44,6 +52,8 @@ from kinetics_i3d.serve.chunked import POOLINGS, ChunkedI3D
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 INDEX_JSONL = "index.jsonl"
 INDEX_CSV = "index.csv"
+SETTINGS_JSON = "settings.json"
+ENDPOINT = "Mixed_5c"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,9 +181,68 @@ def read_index(output_dir: str) -> dict[str, dict]:
     return records
 
 
-def _is_finished(record: dict | None, output_dir: str) -> bool:
-    return bool(record and record.get("status") == "ok" and all(
-        os.path.exists(os.path.join(output_dir, f["path"])) for f in record["files"].values()))
+def feature_settings(checkpoints: dict[str, str | None], pooling: str, size: InputSize,
+                     max_frames: int | None = None, flow_backend: str | None = None) -> dict:
+    """The settings that shape extracted features, as stored in `settings.json`.
+
+    `checkpoints`: {modality: checkpoint path or None (random weights)}; each is resolved
+    (`checkpoints.resolve_checkpoint`) and identified by its prefix, `.index` size and mtime.
+    `flow_backend`: the TV-L1 implementation when flow is computed here (video files).
+    """
+    from kinetics_i3d.checkpoints import resolve_checkpoint
+
+    streams = {}
+    for m, path in checkpoints.items():
+        stream: dict = {"checkpoint": None}
+        if path:
+            prefix = resolve_checkpoint(path, f"{m}_checkpoint")
+            stream["checkpoint"] = dict(provenance.file_fingerprint(prefix + ".index"),
+                                        path=os.path.abspath(prefix))
+        if m == "flow" and flow_backend:
+            stream["flow_backend"] = flow_backend
+        streams[m] = stream
+    return {"endpoint": ENDPOINT, "pooling": pooling, "fps": size.fps,
+            "short_side": size.short_side, "crop_size": size.crop_size,
+            "max_frames": max_frames, "streams": streams}
+
+
+def check_settings(output_dir: str, settings: dict, overwrite: bool = False) -> list[str]:
+    """Differences between `settings` and `output_dir/settings.json` over the streams both have
+    (`provenance.settings_differences`; [] when nothing is stored).
+
+    Raises `provenance.SettingsMismatchError` listing them unless `overwrite`.
+    """
+    stored_file = provenance.read_json(os.path.join(output_dir, SETTINGS_JSON))
+    if stored_file is None:
+        return []
+    stored = stored_file["settings"]
+    common = set(stored["streams"]) & set(settings["streams"])
+
+    def restricted(s: dict) -> dict:
+        return dict(s, streams={m: v for m, v in s["streams"].items() if m in common})
+
+    if not overwrite:
+        provenance.check_settings(
+            restricted(stored), restricted(settings), f"features in {output_dir}",
+            "rerun with --overwrite to recompute every video, or use another --output_dir")
+    return provenance.settings_differences(restricted(stored), restricted(settings))
+
+
+def _done_files(record: dict | None, output_dir: str, modalities: Iterable[str]) -> dict:
+    """{modality: file record} of the `modalities` whose `.npy` exists with the recorded shape."""
+    done = {}
+    for m in modalities:
+        info = (record or {}).get("files", {}).get(m)
+        if not info:
+            continue
+        path = os.path.join(output_dir, info["path"])
+        try:
+            shape = np.load(path, mmap_mode="r").shape  # reads the header only
+        except (OSError, ValueError):
+            continue
+        if list(shape) == list(info["shape"]):
+            done[m] = info
+    return done
 
 
 def _save_atomic(path: str, array: np.ndarray) -> None:
@@ -217,7 +286,8 @@ class ExtractionSummary:
 
 def extract_features(items: Iterable[VideoItem], runners: dict[str, ChunkedI3D], output_dir: str,
                      pooling: str = "mean", min_frames: int = MIN_FRAMES,
-                     total: int | None = None) -> ExtractionSummary:
+                     total: int | None = None, settings: dict | None = None,
+                     overwrite: bool = False) -> ExtractionSummary:
     """Extracts features for every item into `output_dir` (layout in the module docstring).
 
     Args:
@@ -227,20 +297,47 @@ def extract_features(items: Iterable[VideoItem], runners: dict[str, ChunkedI3D],
       min_frames: videos with fewer frames (in any requested modality) are recorded as
         "too_short" (default 9, the fewest frames I3D makes one prediction from).
       total: number of items, for the progress bar.
+      settings: `feature_settings(...)` of this run (default: endpoint, pooling and the
+        streams, without checkpoint identities); stored in `settings.json`.
+      overwrite: recompute every video when the stored settings differ (else stop).
+
+    Raises:
+      provenance.SettingsMismatchError: `output_dir` holds features made with other settings
+        and `overwrite` is False.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if settings is None:
+        settings = {"endpoint": ENDPOINT, "pooling": pooling,
+                    "streams": {m: {} for m in runners}}
+    if settings["pooling"] != pooling or set(settings["streams"]) != set(runners):
+        raise ValueError(f"settings {settings} do not describe pooling={pooling!r} and streams "
+                         f"{sorted(runners)}")
     os.makedirs(output_dir, exist_ok=True)
+    settings_path = os.path.join(output_dir, SETTINGS_JSON)
+    stored = (provenance.read_json(settings_path) or {}).get("settings")
+    if check_settings(output_dir, settings, overwrite):  # only reached with overwrite
+        logging.info("--overwrite: features in %s were made with other settings; recomputing "
+                     "every video", output_dir)
+        if os.path.exists(os.path.join(output_dir, INDEX_JSONL)):
+            os.remove(os.path.join(output_dir, INDEX_JSONL))
+        stored = None
+    merged = dict(settings, streams={**(stored or {}).get("streams", {}), **settings["streams"]})
+    provenance.write_json(settings_path,
+                          {"settings": merged, "package_version": provenance.package_version()})
     index = read_index(output_dir)
     summary = ExtractionSummary()
     progbar = tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
     start = time.perf_counter()
     with open(os.path.join(output_dir, INDEX_JSONL), "a", encoding="utf-8") as log:
         for i, item in enumerate(items):
-            if _is_finished(index.get(item.video_id), output_dir):
+            done = _done_files(index.get(item.video_id), output_dir, runners)
+            if len(done) == len(runners):
                 summary.skipped += 1
             else:
-                record = _process(item, runners, output_dir, pooling, min_frames)
+                todo = {m: r for m, r in runners.items() if m not in done}
+                record = _process(item, todo, output_dir, pooling, min_frames)
+                record["files"] = {**done, **record["files"]}
                 index[item.video_id] = record
                 log.write(json.dumps(record) + "\n")
                 log.flush()
