@@ -27,12 +27,6 @@ def package_version() -> str:
     return kinetics_i3d.__version__
 
 
-def file_fingerprint(path: str) -> dict[str, Any]:
-    """What identifies a file's content cheaply: {path (absolute), size in bytes, mtime in ns}."""
-    st = os.stat(path)
-    return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in settings.items():

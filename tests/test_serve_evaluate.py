@@ -291,3 +291,26 @@ def test_baseline_splits_average(tmp_path):
     assert logits["1"].shape == (2, 4) and logits["2"].shape == (1, 4)
     assert average["top1_per_split"] == pytest.approx(per_split)
     assert average["top1"] == pytest.approx(np.mean(per_split))
+
+
+def test_results_of_other_settings_are_not_silently_replaced(tmp_path):
+    """Issue #16: the settings that shape results are stored with them; a rerun into the same
+    folder with other ones stops listing the differences unless overwrite."""
+    from kinetics_i3d.provenance import SettingsMismatchError
+
+    out = str(tmp_path / "eval")
+    first = {"model": "i3d", "shards": "a-*.tfrecord", "top_k": 5,
+             "checkpoints": {"rgb": {"path": "/ckpt/a", "size": 1, "mtime_ns": 2}}}
+    evaluate.claim_output(out, first)
+    evaluate.claim_output(out, first)  # the same settings: fine
+    second = dict(first, top_k=1, checkpoints={"rgb": {"path": "/ckpt/b", "size": 1,
+                                                       "mtime_ns": 2}})
+    with pytest.raises(SettingsMismatchError) as err:
+        evaluate.claim_output(out, second)
+    assert str(err.value) == (
+        f"the evaluation in {out} was made with other settings (checkpoints.rgb.path: '/ckpt/a' -> "
+        f"'/ckpt/b'; top_k: 5 -> 1); rerun with --overwrite to replace them, or use another "
+        f"--output_dir")
+    evaluate.claim_output(out, second, overwrite=True)
+    with open(os.path.join(out, evaluate.SETTINGS_JSON)) as f:
+        assert json.load(f)["settings"] == second

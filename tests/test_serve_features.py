@@ -189,7 +189,7 @@ def test_reruns_with_other_settings_stop_overwrite_and_add_modalities(tmp_path):
     proc = _extract_cli(*common, f"--rgb_checkpoint={ckpt['b']}", "--pooling=time")
     assert proc.returncode == 1
     error = [line for line in proc.stderr.splitlines() if line.strip()][-1]
-    assert error.startswith("error: features in ") and "--overwrite" in error
+    assert error.startswith("error: the feature folder ") and "--overwrite" in error
     assert "pooling: 'mean' -> 'time'" in error
     assert f"streams.rgb.checkpoint.path: '{ckpt['a']}' -> '{ckpt['b']}'" in error
     assert np.load(rgb_file).shape == (1024,)

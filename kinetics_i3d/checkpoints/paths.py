@@ -15,6 +15,7 @@ evaluation, feature extraction, export) goes through it.
 """
 from __future__ import annotations
 
+import os
 import re
 
 import tensorflow as tf
@@ -116,3 +117,13 @@ def resolve_checkpoint(path: str, flag: str = "checkpoint", check_data: bool = T
                     f"{name}: checkpoint data file {data} is missing (the .index is there; copy "
                     f"or download the .data file beside it)")
     return prefix
+
+
+def checkpoint_identity(path: str, flag: str = "checkpoint") -> dict:
+    """What identifies the checkpoint `path` names in an output's recorded settings: its resolved
+    prefix (absolute for local paths) and its `.index` file's size and mtime (ns)."""
+    prefix = resolve_checkpoint(path, flag)
+    stat = tf.io.gfile.stat(prefix + ".index")
+    local = "://" not in prefix
+    return {"path": os.path.abspath(prefix) if local else prefix, "size": stat.length,
+            "mtime_ns": stat.mtime_nsec}

@@ -38,6 +38,27 @@ from kinetics_i3d.serve import metrics, streams
 from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
 
 PREDICTIONS_JSONL = "predictions.jsonl"
+SETTINGS_JSON = "settings.json"
+
+
+def claim_output(output_dir: str, settings: dict, overwrite: bool = False) -> None:
+    """Records `settings` (what shapes the results: shards, checkpoints, label map, sizes) in
+    `output_dir/settings.json`, after checking that results already there were made with the same
+    ones (`provenance.check_settings`); `overwrite` replaces results made with other settings.
+
+    Raises `provenance.SettingsMismatchError` listing the differences.
+    """
+    from kinetics_i3d import provenance
+
+    path = os.path.join(output_dir, SETTINGS_JSON)
+    stored = provenance.read_json(path)
+    if stored is not None and not overwrite:
+        provenance.check_settings(stored["settings"], settings, f"the evaluation in {output_dir}",
+                                  "rerun with --overwrite to replace them, or use another "
+                                  "--output_dir")
+    os.makedirs(output_dir, exist_ok=True)
+    provenance.write_json(path, {"settings": settings,
+                                 "package_version": provenance.package_version()})
 
 
 @dataclasses.dataclass
@@ -196,18 +217,27 @@ def log_summary(name: str, result: EvaluationResult) -> None:
 def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: str,
                    label_map: str | None = None, max_frames: int | None = None,
                    chunk_steps: int = DEFAULT_CHUNK_STEPS, top_k: int = 5,
-                   extra: dict | None = None, num_classes: int | None = None) -> EvaluationResult:
+                   extra: dict | None = None, num_classes: int | None = None,
+                   overwrite: bool = False) -> EvaluationResult:
     """Restores the streams, evaluates every video of `shards`, writes the reports.
 
     `checkpoints`: {modality: release-layout checkpoint prefix} (None: random weights, then
     `num_classes` is required; for tests). Raises `streams.ClassCountError` when the streams or
-    the label map disagree on the class count.
+    the label map disagree on the class count, `provenance.SettingsMismatchError` when
+    `output_dir` holds results made with other settings (unless `overwrite`).
     """
+    from kinetics_i3d.checkpoints import checkpoint_identity
+    from kinetics_i3d.labels import label_map_hash
+
     models = streams.load_streams(checkpoints, num_classes)
     runners = {m: ChunkedI3D(model, chunk_steps=chunk_steps) for m, model in models.items()}
     num_classes = next(iter(models.values())).num_classes
     names = streams.class_names(num_classes, label_map)
-    os.makedirs(output_dir, exist_ok=True)
+    claim_output(output_dir, {
+        "model": "i3d", "shards": shards, "max_frames": max_frames, "top_k": top_k,
+        "checkpoints": {m: checkpoint_identity(c, f"{m}_checkpoint") if c else None
+                        for m, c in checkpoints.items()},
+        "label_map_sha256": label_map_hash(names)}, overwrite)
     videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes,
                           class_names=names, label_map_source=_names_source(label_map,
                                                                             num_classes))
@@ -442,7 +472,8 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
                          num_classes: int | None = None, batch_size: int = 1,
                          crop_size: int | None = None, short_side: int | None = None,
                          top_k: int = 5, extra: dict | None = None,
-                         model_kwargs: dict | None = None) -> EvaluationResult:
+                         model_kwargs: dict | None = None,
+                         overwrite: bool = False) -> EvaluationResult:
     """Restores a trained baseline from `model_dir`, evaluates every video of `shards` in the
     model's test interface, writes the same reports as `run_evaluation`.
 
@@ -454,9 +485,14 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
       batch_size: videos per forward pass (any: these interfaces have fixed layouts).
       crop_size, short_side: override the interface's (a run trained with `--crop_size`).
       model_kwargs: extra builder arguments (`load_trained_model`).
+      overwrite: replace results in `output_dir` made with other settings (`claim_output`).
     Raises `FileNotFoundError` (no checkpoint / no shards), `streams.ClassCountError` (class
-    counts disagree), `ValueError` (checkpoint of another model).
+    counts disagree), `ValueError` (checkpoint of another model),
+    `provenance.SettingsMismatchError` (other settings in `output_dir`).
     """
+    from kinetics_i3d.checkpoints import checkpoint_identity
+    from kinetics_i3d.labels import label_map_hash
+
     from kinetics_i3d.data import make_dataset
     from kinetics_i3d.data.reader import label_errors_as_user_errors
     from kinetics_i3d.labels import load_label_map
@@ -466,7 +502,11 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
                                      model_kwargs)
     names = streams.class_names(model.num_classes, label_map)
-    os.makedirs(output_dir, exist_ok=True)
+    claim_output(output_dir, {
+        "model": model_name, "shards": shards, "checkpoint": checkpoint_identity(path),
+        "crop_size": crop_size, "short_side": short_side, "top_k": top_k,
+        "model_kwargs": model_kwargs or {}, "label_map_sha256": label_map_hash(names)},
+        overwrite)
     dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
                            num_classes=model.num_classes, crop_size=crop_size,
                            short_side=short_side, class_names=names,

@@ -189,15 +189,12 @@ def feature_settings(checkpoints: dict[str, str | None], pooling: str, size: Inp
     (`checkpoints.resolve_checkpoint`) and identified by its prefix, `.index` size and mtime.
     `flow_backend`: the TV-L1 implementation when flow is computed here (video files).
     """
-    from kinetics_i3d.checkpoints import resolve_checkpoint
+    from kinetics_i3d.checkpoints import checkpoint_identity
 
     streams = {}
     for m, path in checkpoints.items():
-        stream: dict = {"checkpoint": None}
-        if path:
-            prefix = resolve_checkpoint(path, f"{m}_checkpoint")
-            stream["checkpoint"] = dict(provenance.file_fingerprint(prefix + ".index"),
-                                        path=os.path.abspath(prefix))
+        stream: dict = {"checkpoint": checkpoint_identity(path, f"{m}_checkpoint") if path
+                        else None}
         if m == "flow" and flow_backend:
             stream["flow_backend"] = flow_backend
         streams[m] = stream
@@ -223,7 +220,7 @@ def check_settings(output_dir: str, settings: dict, overwrite: bool = False) -> 
 
     if not overwrite:
         provenance.check_settings(
-            restricted(stored), restricted(settings), f"features in {output_dir}",
+            restricted(stored), restricted(settings), f"the feature folder {output_dir}",
             "rerun with --overwrite to recompute every video, or use another --output_dir")
     return provenance.settings_differences(restricted(stored), restricted(settings))
 
