@@ -35,7 +35,6 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import filesystems
-from kinetics_i3d import labels as labels_lib
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.data import processors
