@@ -169,9 +169,10 @@ def checkpoint_identity(checkpoint: str | None = None) -> dict:
     `sha256` hashes the checkpoint's `.index` and `.data-*` files in name order, so two copies
     of the same weights have the same identity wherever they live.
     """
-    from kinetics_i3d.checkpoints import read_num_classes
+    from kinetics_i3d.checkpoints import read_num_classes, resolve_checkpoint
 
-    prefix = checkpoint or pretrained_checkpoint()
+    # A prefix, its .index / .data-* file or a checkpoint folder (checkpoints/paths.py).
+    prefix = resolve_checkpoint(checkpoint) if checkpoint else pretrained_checkpoint()
     files = sorted(glob.glob(glob.escape(prefix) + ".index")
                    + glob.glob(glob.escape(prefix) + ".data-*"))
     if not files:
