@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from absl import flags, logging
 import cv2
 import numpy as np
 
+from kinetics_i3d import machine
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import video
@@ -68,23 +68,17 @@ def _decode_pairs(path: str, start: int, count: int, size: tuple[int, int]) -> n
                      f"and --num_pairs={count} need {start + count + 1}")
 
 
-def _machine(gpus: list[str]) -> str:
-    model = platform.processor() or platform.machine()
+def _machine(gpus: list[str]) -> tuple[str, dict]:
+    """(one-line description, `machine.machine_info()` plus memory and GPUs) of this machine."""
+    info = machine.machine_info()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f", {pages / 2**30:.0f} GiB"
+        info["memory_gib"] = round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+                                   / 2**30)
     except (ValueError, OSError):
-        pass
+        info["memory_gib"] = None
+    info["gpus"] = gpus
     gpu = ", ".join(gpus) if gpus else "no GPU"
-    return f"{os.cpu_count()} CPU cores ({model}){memory}, {gpu}"
+    return f"{machine.describe(info)}; {info['memory_gib']} GiB, {gpu}", info
 
 
 def _opencv_pair(index: int) -> np.ndarray:
@@ -150,7 +144,7 @@ def main(argv: list[str]) -> None:
 
     gpus = [tf.config.experimental.get_device_details(d).get("device_name", d.name)
             for d in tf.config.list_physical_devices("GPU")]
-    machine = _machine(gpus)
+    machine_line, machine_info = _machine(gpus)
 
     device = "GPU" if gpus else "CPU"
     batch_sizes = [int(b) for b in (_TF_BATCH_SIZES.value or
@@ -180,7 +174,7 @@ def main(argv: list[str]) -> None:
                 agreement = tvl1_tf.flow_agreement(reference[:count], flow[:count])
                 agreement["pairs"] = count
 
-    print(f"TV-L1 flow at {size}; machine: {machine}")
+    print(f"TV-L1 flow at {size}; machine: {machine_line}")
     print(f"{'backend':8} {'mode':28} {'batch':>5} {'pairs/s':>9} {'s/pair':>8} {'1st call s':>10}")
     for row in rows:
         first = f"{row['first_call_s']:10.1f}" if "first_call_s" in row else f"{'':10}"
@@ -192,7 +186,7 @@ def main(argv: list[str]) -> None:
               f"corr x {agreement['corr_x']:.5f}, corr y {agreement['corr_y']:.5f}, "
               f"mean |flow| {agreement['reference_magnitude']:.3f} px")
     if _OUTPUT_JSON.value:
-        result = {"size": size, "machine": machine, "video": _VIDEO.value,
+        result = {"size": size, "machine": machine_info, "video": _VIDEO.value,
                   "start_frame": _START_FRAME.value, "rows": rows, "agreement": agreement}
         Path(_OUTPUT_JSON.value).write_text(json.dumps(result, indent=2))
         logging.info("wrote %s", _OUTPUT_JSON.value)

@@ -19,6 +19,7 @@ from absl import flags
 import cv2
 import numpy as np
 
+from kinetics_i3d import machine
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import flow as flow_lib
@@ -100,7 +101,7 @@ def _build(entries, options, workers: int) -> dict:
 def main(argv):
     del argv
     cpus = os.cpu_count()
-    results = {"machine": f"{cpus} CPU cores, cv2 {cv2.__version__}", "video": _VIDEO.value}
+    results = {"video": _VIDEO.value}
     start = time.perf_counter()
     clip = video_lib.read_video(_VIDEO.value, short_side=_SHORT_SIDE.value)
     decode_s = time.perf_counter() - start
@@ -145,7 +146,10 @@ def main(argv):
         results["flow_speedup_excluding_startup"] = ((t1 - startup[w[0]])
                                                      / (tn - startup[w[-1]]))
 
-    print(f"\nIngest benchmark ({results['machine']}), {Path(_VIDEO.value).name} at "
+    results["machine"] = machine.machine_info()
+    results["machine"]["cv2"] = cv2.__version__
+    print(f"\nmachine: {machine.describe(results['machine'])}; cv2 {cv2.__version__}")
+    print(f"Ingest benchmark, {Path(_VIDEO.value).name} at "
           f"{results['frame_hw'][0]}x{results['frame_hw'][1]}")
     print(f"  decode+resize: {results['decode_resize_frames_per_s']:.0f} frames/s")
     print(f"  TV-L1 per pair: {results['tvl1_s_per_pair_1_thread']:.3f} s (1 thread), "

@@ -13,7 +13,6 @@ Prints a table and writes JSON with `--output_json`.
 """
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -143,8 +142,6 @@ def time_train_step() -> dict:
 
 def main(argv):
     del argv
-    import tensorflow as tf
-
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     videos_dir = FLAGS.videos_dir or os.path.join(os.path.dirname(repo), "shared", "fixtures",
                                                   "videos")
@@ -152,11 +149,11 @@ def main(argv):
     os.makedirs(workdir, exist_ok=True)
     try:
         build_shards(workdir, videos_dir)
+        from kinetics_i3d import machine
+
         results = {
-            "machine": platform.platform(),
-            "cpu_count": os.cpu_count(),
+            "machine": machine.machine_info(),
             "cpus_usable": len(os.sched_getaffinity(0)),
-            "tensorflow": tf.__version__,
             "num_videos": FLAGS.num_videos, "num_shards": FLAGS.num_shards,
             "frames_per_video": FLAGS.frames_per_video, "batch_size": FLAGS.batch_size,
         }
@@ -172,6 +169,8 @@ def main(argv):
     if "two_stream_clips_per_s" in results:
         results["pipeline_over_train_step"] = (results["train_clips_per_s"]
                                                / results["two_stream_clips_per_s"])
+    results["load_avg_end"] = list(os.getloadavg())
+    print(f"machine: {machine.describe(results['machine'])}")
     print(f"{'CPUs (usable)':34s} {results['cpus_usable']}")
     for key in ("train_clips_per_s", "test_videos_per_s", "rgb_train_step_s", "flow_train_step_s",
                 "two_stream_clips_per_s", "rgb_only_clips_per_s", "pipeline_over_train_step"):

@@ -65,6 +65,7 @@ def _child() -> dict:
     import numpy as np
     import tensorflow as tf
 
+    from kinetics_i3d import machine
     from kinetics_i3d.models import InceptionI3d
     from kinetics_i3d.serve import chunked
 
@@ -99,6 +100,7 @@ def _child() -> dict:
         "wall_s": round(elapsed, 2),
         "frames_per_s": round(num_frames / elapsed, 1),
         "feature_norm": float(np.linalg.norm(pooled)),
+        "machine": machine.machine_info(),
     }
 
 
@@ -127,16 +129,19 @@ def main(argv):
         logging.info("running %s over %.0f s (%d frames) at %dx%d", method, seconds,
                      round(seconds * FPS), FLAGS.size, FLAGS.size)
         results.append(_run(method, seconds))
+    from kinetics_i3d import machine
+
     header = f"{'method':8} {'video':>7} {'frames':>7} {'peak RSS':>9} {'above base':>10} " \
              f"{'wall s':>7} {'frames/s':>8}"
+    print(f"machine: {machine.describe(results[0]['machine'])}")
     print(header)
     for r in results:
         print(f"{r['method']:8} {r['seconds']:6.0f}s {r['frames']:7d} {r['peak_rss_mib']:8.0f}M "
               f"{r['peak_above_baseline_mib']:9.0f}M {r['wall_s']:7.1f} {r['frames_per_s']:8.1f}")
     if FLAGS.output_json:
         with open(FLAGS.output_json, "w") as f:
-            json.dump({"size": FLAGS.size, "chunk_steps": FLAGS.chunk_steps, "results": results},
-                      f, indent=1)
+            json.dump({"size": FLAGS.size, "chunk_steps": FLAGS.chunk_steps,
+                       "machine": results[0]["machine"], "results": results}, f, indent=1)
         logging.info("wrote %s", FLAGS.output_json)
 
 

@@ -9,7 +9,6 @@ precision rows run only where a GPU is present (mixed_float16 on CPU is emulated
 """
 import json
 import os
-import platform
 import time
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
@@ -78,9 +77,13 @@ def main(argv):
                 raise app.UsageError(f"--jit_compile: expected off or on, got {jit!r}")
             for batch in FLAGS.batch_sizes:
                 rows.append(_row(int(batch), jit == "on", precision))
+    from kinetics_i3d import machine
+
     device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
+    info = machine.machine_info()
     print(f"I3D {FLAGS.modality} training step, {FLAGS.num_frames}x{FLAGS.crop_size}x"
           f"{FLAGS.crop_size}, device {device}, {FLAGS.steps} timed steps per row")
+    print(f"machine: {machine.describe(info)}")
     print(f"{'batch':>5} {'xla':>4} {'precision':>14} {'s/step':>8} {'steps/s':>8} "
           f"{'clips/s':>8} {'warm-up s':>9}")
     for r in rows:
@@ -91,7 +94,7 @@ def main(argv):
         print(f"skipped: {line}")
     if FLAGS.output_json:
         with open(FLAGS.output_json, "w") as f:
-            json.dump({"device": device, "machine": platform.platform(),
+            json.dump({"device": device, "machine": info,
                        "num_frames": FLAGS.num_frames, "crop_size": FLAGS.crop_size,
                        "modality": FLAGS.modality, "rows": rows, "skipped": skipped}, f, indent=2)
         print(f"wrote {FLAGS.output_json}")
