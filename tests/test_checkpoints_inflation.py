@@ -277,7 +277,7 @@ def test_not_an_inception_v1_checkpoint_is_rejected(tmp_path, slim_values):
 
 def test_cli_writes_a_centre_inflated_release_checkpoint(tmp_path, slim_checkpoint):
     output = tmp_path / "out" / "flow_centre"
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, str(REPO / "tools" / "inflate_inception_v1.py"),
          f"--imagenet_checkpoint={slim_checkpoint}", "--modality=flow", "--num_classes=5",

@@ -53,7 +53,7 @@ def _free_port() -> int:
 
 
 def _env(**extra) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     env.update(extra)
     return env
 

@@ -72,7 +72,7 @@ def test_tool_on_shards_writes_reports(two_stream, tmp_path):
            f"--shards={two_stream['shard']}",
            f"--rgb_checkpoint={ckpts['rgb']}", f"--flow_checkpoint={ckpts['flow']}",
            f"--label_map={label_map}", f"--output_dir={out}"]
-    env = {"PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(line) for line in open(out / "predictions.jsonl")]
@@ -243,7 +243,7 @@ def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
     cmd = [sys.executable, str(REPO_ROOT / "tools" / "evaluate.py"), "--model=convnet_lstm",
            f"--shards={small_shard}", f"--model_dir={run}", f"--label_map={label_map}",
            f"--crop_size={CROP}", "--batch_size=2", f"--output_dir={out}"]
-    env = {"PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (batch,) = make_dataset(small_shard, "convnet_lstm", split="test", batch_size=3,

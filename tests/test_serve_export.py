@@ -14,7 +14,7 @@ from kinetics_i3d.serve import chunked, export, preprocess
 from kinetics_i3d.serve.streams import load_stream
 
 NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]
-ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
 
 
 @pytest.fixture(scope="module")

@@ -168,7 +168,7 @@ def test_killed_run_resumes_step_lr_and_optimizer_state(tmp_path):
     model_dir = tmp_path / "model"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     log = open(tmp_path / "first.log", "w")
     restored = tmp_path / "restored.npz"
     first = subprocess.Popen([sys.executable, str(script), str(model_dir), "0", str(restored),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
-ENV = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+ENV = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
 
 MIRRORED = textwrap.dedent("""
     import json, sys
