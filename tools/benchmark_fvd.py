@@ -14,7 +14,6 @@ network is not installed.
 """
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -33,25 +32,6 @@ flags.DEFINE_integer("size", 224, "Frame height and width.")
 flags.DEFINE_enum("weights", "pretrained", ["pretrained", "random"], "Which network weights.")
 flags.DEFINE_string("output_json", None, "Write the results here.")
 flags.DEFINE_integer("child_n", None, "Internal: run one memory measurement for N videos.")
-
-
-def cpu_model() -> dict:
-    """CPU model name, core count and the vector extensions that decide TF's kernels."""
-    name, flags_ = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and name in ("", platform.machine()):
-                    name = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags_ = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    vector = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-              if f in flags_]
-    return {"model": name, "cores": os.cpu_count(), "vector": vector,
-            "load_avg_1m": os.getloadavg()[0],
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
 
 
 def _model():
@@ -141,13 +121,16 @@ def main(argv):
     if FLAGS.child_n:
         print(json.dumps(_child()))
         return
-    machine = cpu_model()
+    from kinetics_i3d import machine as machine_lib
+
+    machine = machine_lib.machine_info()
     throughput = _throughput(_model())
     memory = [_memory(int(n)) for n in FLAGS.memory_n]
     machine["load_avg_1m_end"] = os.getloadavg()[0]
     print(f"FVD embedding, {FLAGS.num_frames}x{FLAGS.size}x{FLAGS.size} uint8 videos, "
-          f"{FLAGS.weights} weights; {machine['model']}, {machine['cores']} cores "
-          f"({', '.join(machine['vector'])}), load {machine['load_avg_1m']:.1f}")
+          f"{FLAGS.weights} weights")
+    print(f"machine: {machine_lib.describe(machine)}; load at the end "
+          f"{machine['load_avg_1m_end']:.2f}")
     print(f"{'batch':>5} {'videos':>6} {'wall s':>7} {'videos/s':>8}")
     for r in throughput:
         print(f"{r['batch_size']:5d} {r['videos']:6d} {r['wall_s']:7.1f} {r['videos_per_s']:8.3f}")
