@@ -76,3 +76,10 @@ def test_tool_prints_the_missing_data_file_as_one_error_line(checkpoint, tmp_pat
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error: ") and "data-00000-of-00001 is missing" in lines[-1]
     assert "Traceback" not in proc.stderr
+
+
+def test_library_readers_name_the_path_not_a_flag(tmp_path):
+    from kinetics_i3d.checkpoints import read_num_classes
+
+    with pytest.raises(UserError, match=r"^checkpoint '.*nowhere': no checkpoint there"):
+        read_num_classes(str(tmp_path / "nowhere"))

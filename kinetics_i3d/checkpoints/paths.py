@@ -78,22 +78,23 @@ def data_files(prefix: str) -> list[str]:
     return [f"{prefix}.data-{i:05d}-of-{n:05d}" for i in range(n)]
 
 
-def resolve_checkpoint(path: str, flag: str = "checkpoint", check_data: bool = True) -> str:
+def resolve_checkpoint(path: str, flag: str | None = "checkpoint", check_data: bool = True) -> str:
     """The checkpoint prefix `path` names (see the module docstring).
 
     Args:
       path: a prefix, a `.index` / `.data-NNNNN-of-NNNNN` file, or a checkpoint folder; local or
         any filesystem `tf.io.gfile` reads.
-      flag: named in error messages (e.g. "--rgb_checkpoint").
+      flag: named in error messages (e.g. "rgb_checkpoint"); None: "checkpoint '<path>'" (library
+        callers that do not know the flag).
       check_data: also require every `.data` shard (False: only the index, for listing names).
 
     Raises:
       CheckpointNotFoundError (a `UserError`): one line naming the flag and the missing folder,
         index or data file.
     """
+    name = f"--{flag.lstrip('-')}={path!r}" if flag else f"checkpoint {path!r}"
     if not path:
-        raise CheckpointNotFoundError(f"--{flag.lstrip('-')}: empty checkpoint path")
-    name = f"--{flag.lstrip('-')}={path!r}"
+        raise CheckpointNotFoundError(f"{name}: empty checkpoint path")
     path = path.rstrip("/") or path
     if tf.io.gfile.isdir(path):
         if not tf.io.gfile.exists(f"{path}/checkpoint"):

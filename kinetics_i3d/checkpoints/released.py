@@ -97,7 +97,7 @@ def released_variable_names(model) -> dict[str, object]:
 def _open(checkpoint_prefix: str) -> tf.train.CheckpointReader:
     """A reader of the checkpoint `checkpoint_prefix` names (`paths.resolve_checkpoint`: a
     prefix, `.index` / `.data-*` file or checkpoint folder; `UserError` when a file is missing)."""
-    prefix = resolve_checkpoint(checkpoint_prefix)
+    prefix = resolve_checkpoint(checkpoint_prefix, flag=None)
     try:
         return tf.train.load_checkpoint(prefix)
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
