@@ -305,7 +305,9 @@ def find_trainer_checkpoint(model_dir: str, which: str = "auto") -> str:
     for sub in subdirs:
         latest = tf.train.latest_checkpoint(os.path.join(model_dir, sub))
         if latest:
-            return latest
+            from kinetics_i3d.checkpoints import resolve_checkpoint
+
+            return resolve_checkpoint(latest, "model_dir")  # names a missing .data file
     raise FileNotFoundError(
         f"--model_dir={model_dir!r} holds no trainer checkpoint in "
         f"{' or '.join(os.path.join(model_dir, d) for d in subdirs)} (--checkpoint={which})")
