@@ -3,10 +3,16 @@
 `evaluate(eval_type, rgb_checkpoint, flow_checkpoint, rgb_input, flow_input)` builds the streams,
 restores DeepMind's checkpoints and returns logits, softmax and the top classes; `format_report`
 prints them exactly as the release does ("Norm of logits: X", then "prob logit label" lines).
+
+Whole-video logits go through `kinetics_i3d.serve.chunked.ChunkedI3D` (the one whole-video path,
+as evaluation and feature extraction): equal to the paper's single pass over all frames within
+float32 rounding, with memory bounded by one chunk (`chunk_steps`) whatever the video's length.
+A single pass over 1988 frames at 224 px crashed at 11.8 GiB RSS (issue #14).
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 import numpy as np
 import tensorflow as tf
@@ -16,7 +22,9 @@ from kinetics_i3d import preprocessing
 from kinetics_i3d.checkpoints import read_num_classes, restore_released
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.models import InceptionI3d
+from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.modalities import get_modality
+from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
 
 # The release's eval types: which streams run, and the class count each implies.
 EVAL_TYPES = {
@@ -65,8 +73,9 @@ def load_gif_rgb(path: str) -> np.ndarray:
 def load_input(path: str, modality: str) -> np.ndarray:
     """Loads a preprocessed `.npy` input and checks its shape and range.
 
-    Returns float32 `[1, T, 224, 224, C]` (C = 3 rgb, 2 flow) in [-1, 1]. An RGB `.gif` (the
-    release's sample in image form) is read by `load_gif_rgb` instead.
+    Returns `[1, T, 224, 224, C]` (C = 3 rgb, 2 flow) in [-1, 1]: a `.npy` is memory-mapped
+    read-only (not read into memory: `evaluate` streams it one chunk at a time), in the file's
+    float dtype. An RGB `.gif` (the release's sample in image form) is read by `load_gif_rgb`.
 
     Raises:
       UserError: unreadable file, wrong shape, or values outside [-1, 1] (the message says the
@@ -80,7 +89,7 @@ def load_input(path: str, modality: str) -> np.ndarray:
                             "release's flow GIF is a visualisation, not the network input)")
         return load_gif_rgb(path)
     try:
-        array = np.load(path)
+        array = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read {modality} input {path!r} as .npy: {e}") from None
     if array.ndim != 5 or array.shape[0] != 1 or array.shape[-1] != channels:
@@ -92,14 +101,35 @@ def load_input(path: str, modality: str) -> np.ndarray:
     if modality == "rgb" and array.min() >= 0.0:  # in range, but likely RGB scaled to [0, 1]
         logging.warning("rgb input %r: values in [%.4g, %.4g], none negative; if it is RGB in "
                         "[0, 1], convert with x * 2 - 1", path, array.min(), array.max())
-    return array.astype(np.float32)
+    return array
 
 
-def stream_logits(modality: str, checkpoint: str, inputs: np.ndarray, num_classes: int) -> np.ndarray:
-    """One stream: build, restore, run at inference (no dropout, moving BN statistics)."""
+def stream_frames(inputs) -> tuple[Iterable[np.ndarray], int]:
+    """A stream's input as `(iterable of float32 frames [H, W, C], T)`, without copying it.
+
+    `inputs`: an array `[1, T, H, W, C]` (e.g. `load_input`'s memory map), or already a pair
+    `(iterable of T frames [H, W, C], T)`, e.g. frames streamed from a video file
+    (`kinetics_i3d.serve.features.file_items`). Frames are preprocessed, in [-1, 1].
+    """
+    if isinstance(inputs, tuple):
+        frames, num_frames = inputs
+        return frames, int(num_frames)
+    if inputs.ndim != 5 or inputs.shape[0] != 1:
+        raise ValueError(f"expected input [1, T, H, W, C], got shape {list(inputs.shape)}")
+    return (np.asarray(frame, np.float32) for frame in inputs[0]), inputs.shape[1]
+
+
+def stream_logits(modality: str, checkpoint: str, inputs, num_classes: int,
+                  chunk_steps: int = DEFAULT_CHUNK_STEPS) -> np.ndarray:
+    """One stream's whole-video logits `[num_classes]`: build, restore, run at inference (no
+    dropout, moving BN statistics) through `ChunkedI3D` (exact; memory bounded by `chunk_steps`)."""
+    frames, num_frames = stream_frames(inputs)
+    if num_frames < MIN_FRAMES:
+        raise UserError(f"{modality} input has {num_frames} frames; I3D's Logits need at least "
+                        f"{MIN_FRAMES}")
     model = InceptionI3d(num_classes=num_classes, modality=modality, dropout_rate=0.0)
     restore_released(model, checkpoint)
-    return model(tf.constant(inputs), training=False).numpy()[0]
+    return ChunkedI3D(model, chunk_steps=chunk_steps).logits(frames, num_frames)
 
 
 def evaluate(
@@ -107,10 +137,16 @@ def evaluate(
     labels: list[str],
     rgb_checkpoint: str | None = None,
     flow_checkpoint: str | None = None,
-    rgb_input: np.ndarray | None = None,
-    flow_input: np.ndarray | None = None,
+    rgb_input=None,
+    flow_input=None,
+    chunk_steps: int = DEFAULT_CHUNK_STEPS,
 ) -> SampleResult:
-    """The release's sample: `joint` adds the two streams' logits before the softmax."""
+    """The release's sample: `joint` adds the two streams' logits before the softmax.
+
+    `rgb_input` / `flow_input` (see `stream_frames`): arrays `[1, T, 224, 224, C]` in [-1, 1] or
+    `(frames, T)` pairs; each runs as one whole video through `ChunkedI3D` (`chunk_steps`
+    Mixed_5c steps = 8 * chunk_steps frames kept per chunk).
+    """
     if eval_type not in EVAL_TYPES:
         raise ValueError(f"eval_type must be one of {sorted(EVAL_TYPES)}, got {eval_type!r}")
     given = {"rgb": (rgb_checkpoint, rgb_input), "flow": (flow_checkpoint, flow_input)}
@@ -125,7 +161,7 @@ def evaluate(
                 f"{modality} checkpoint {checkpoint!r} has {num_classes} classes but the label "
                 f"map has {len(labels)}"
             )
-        out = stream_logits(modality, checkpoint, inputs, num_classes)
+        out = stream_logits(modality, checkpoint, inputs, num_classes, chunk_steps)
         logits = out if logits is None else logits + out
     probabilities = tf.nn.softmax(logits).numpy()
     return SampleResult(logits=logits, probabilities=probabilities, labels=labels)

@@ -218,3 +218,68 @@ def test_video_flag_joint_runs_flow_from_the_video(release_dir, tmp_path):
     logits = np.array(json.loads(out_json.read_text())["logits"])
     np.testing.assert_allclose(logits, rgb + flow, atol=1e-4)
     assert np.abs(flow).max() > 0.1  # the flow stream took part
+
+
+# Whole-video inference of long inputs (issue #14): the sample goes through serve/chunked.py.
+LONG_FRAMES = 1043  # 1000+ frames, 1043 mod 8 = 3: the last chunk is a partial one
+
+
+def test_long_input_memory_is_bounded_by_the_chunk(tmp_path):
+    # The chunk plan depends only on the time axis (no H, W argument: `plan_chunks(layers, T)`),
+    # so the spatial size of a test does not change which frames a chunk holds. Every chunk of a
+    # 1043-, 1988- (the video that crashed at 11.8 GiB) and 15000-frame (10 min) input spans at
+    # most chunk_steps * 8 kept frames + the 99-frame receptive field + < 8 alignment frames,
+    # and the longest chunk is the same for all three up to the T-mod-4 alignment: memory does
+    # not grow with T.
+    from kinetics_i3d.models import InceptionI3d
+    from kinetics_i3d.serve import chunked
+
+    model = InceptionI3d(num_classes=5, final_endpoint="Mixed_5c")
+    layers = chunked.temporal_layers(model)
+    steps = chunked.DEFAULT_CHUNK_STEPS
+    longest = {}
+    for t in (LONG_FRAMES, 1988, 15000):
+        plan = chunked.plan_chunks(layers, t, steps)
+        longest[t] = max(c.stop - c.start for c in plan)
+        assert longest[t] <= steps * 8 + chunked.receptive_field(model) + 7
+    assert max(longest.values()) - min(longest.values()) < 4, longest
+    # A .npy input is memory-mapped, not read: only one chunk of it is ever copied.
+    path = tmp_path / "long.npy"
+    np.save(path, np.zeros([1, LONG_FRAMES, 8, 8, 3], np.float32))
+    x = sample.load_input(str(path), "rgb")
+    assert isinstance(x, np.memmap) and not x.flags.writeable
+    frames, n = sample.stream_frames(x)
+    assert n == LONG_FRAMES and next(iter(frames)).shape == (8, 8, 3)
+
+
+def test_too_short_input_is_a_user_error(release_dir):
+    with pytest.raises(UserError, match="rgb input has 8 frames; I3D's Logits need at least 9"):
+        sample.evaluate("rgb", labels.default_label_map(400),
+                        rgb_checkpoint=str(release_dir / "rgb_imagenet" / "model.ckpt"),
+                        rgb_input=np.zeros([1, 8, 224, 224, 3], np.float32))
+
+
+@pytest.mark.slow
+def test_long_npy_logits_equal_single_pass_at_224(release_dir, tmp_path):
+    # 1043 frames at 224 px through the sample's library path (memory-mapped .npy -> ChunkedI3D,
+    # 9 chunks of 16 Mixed_5c steps) equal one pass of the Keras model over all frames (which
+    # still fits at this length: ~5 GiB; at 1988 frames it crashed at 11.8 GiB).
+    from kinetics_i3d.checkpoints import restore_released
+    from kinetics_i3d.models import InceptionI3d
+
+    rng = np.random.default_rng(6)
+    path = tmp_path / "long_rgb.npy"
+    x = np.lib.format.open_memmap(path, "w+", np.float32, (1, LONG_FRAMES, 224, 224, 3))
+    for start in range(0, LONG_FRAMES, 128):
+        x[0, start:start + 128] = rng.uniform(-1, 1, x[0, start:start + 128].shape)
+    x.flush()
+    del x
+    checkpoint = str(release_dir / "rgb_imagenet" / "model.ckpt")
+    names = labels.default_label_map(400)
+    got = sample.evaluate("rgb", names, rgb_checkpoint=checkpoint,
+                          rgb_input=sample.load_input(str(path), "rgb"), chunk_steps=16)
+    model = InceptionI3d(num_classes=400, modality="rgb", dropout_rate=0.0)
+    restore_released(model, checkpoint)
+    full = model(np.load(path), training=False).numpy()[0]
+    # float32 summation order only (serve/chunked.py: observed ~1e-7 relative on CPU)
+    assert np.abs(got.logits - full).max() <= 1e-5 * np.abs(full).max()

@@ -47,7 +47,7 @@ def test_chunked_equals_single_pass_for_every_residue(trunk_model, num_frames):
     assert _max_rel_err(got, full) <= RTOL
 
 
-@pytest.mark.parametrize("num_frames,size", [(229, 64), (302, 32)])
+@pytest.mark.parametrize("num_frames,size", [(229, 64), (302, 32), (1043, 32)])
 def test_chunked_mixed_5c_equals_single_pass(trunk_model, num_frames, size):
     x = _frames(num_frames, size)
     full = trunk_model(x[None], training=False)[0].numpy()

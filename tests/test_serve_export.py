@@ -118,3 +118,27 @@ def test_two_streams_of_different_lengths_are_rejected_naming_both(exported):
     with pytest.raises(tf.errors.InvalidArgumentError, match="rgb has 16 frames and flow 9"):
         loaded.signatures["logits_preprocessed"](rgb=tf.zeros([1, 16, 224, 224, 3]),
                                                  flow=tf.zeros([1, 9, 224, 224, 2]))
+
+
+def test_inputs_longer_than_max_frames_are_rejected(exported):
+    # One pass over a long video does not fit (1988 frames at 224 px crashed at 11.8 GiB): every
+    # signature refuses more than MAX_FRAMES frames (batch x time) per stream, before any
+    # preprocessing or trunk runs, with the limit and the chunked alternative in the message.
+    loaded = tf.saved_model.load(exported["path"])
+    n = export.MAX_FRAMES + 1
+    for name in ("serving_default", "features"):
+        fn = loaded.signatures[name]
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=rf"rgb input has more frames .* \({export.MAX_FRAMES}\).*chunked.*\[501\]"):
+            fn(rgb=tf.zeros([1, n, 16, 16, 3], tf.uint8),
+               flow=tf.zeros([1, n - 1, 16, 16, 2], tf.float32))
+        half = n // 2 + 1  # the limit counts batch x time: 2 x 251 RGB frames
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"rgb input has more frames"):
+            fn(rgb=tf.zeros([2, half, 16, 16, 3], tf.uint8),
+               flow=tf.zeros([2, half - 1, 16, 16, 2], tf.float32))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"flow input has more frames"):
+            fn(rgb=tf.zeros([1, n - 1, 16, 16, 3], tf.uint8),
+               flow=tf.zeros([1, n, 16, 16, 2], tf.float32))
+    fn = loaded.signatures["logits_preprocessed"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"rgb input has more frames"):
+        fn(rgb=tf.zeros([1, n, 224, 224, 3]), flow=tf.zeros([1, n - 1, 224, 224, 2]))

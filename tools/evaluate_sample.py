@@ -10,6 +10,12 @@ Prints "Norm of logits: X" and the top 20 classes as "probability logit name".
 
 Instead of the .npy inputs, `--video=clip.mp4` takes a raw video through the release's
 preprocessing (25 fps, short side 256, 224 centre crop, [-1, 1]; flow by TV-L1, slow on CPU).
+
+Videos of any length: the whole-video logits are computed one chunk at a time
+(`kinetics_i3d.serve.chunked`, equal to the paper's single pass within float32 rounding); `--video`
+is decoded twice (a first pass counts the frames) and streamed, never held in memory whole, and
+`.npy` inputs are memory-mapped. Peak memory does not grow with the length (BUILD_NOTES.md,
+"Long videos").
 """
 import json
 import os
@@ -36,6 +42,9 @@ flags.DEFINE_string("label_map", None, "Class names, one per line (default: ship
                     "or Kinetics-600 for --eval_type=rgb600).")
 flags.DEFINE_string("output_json", None, "Also write logits, norm and top classes here.")
 flags.DEFINE_integer("top_k", 20, "How many classes to print.")
+flags.DEFINE_integer("chunk_steps", None, "Mixed_5c steps (8 frames each) kept per chunk of the "
+                     "whole-video pass; memory grows with it, not with the video (default: "
+                     "kinetics_i3d.serve.chunked.DEFAULT_CHUNK_STEPS).")
 
 
 def _check_flags():
@@ -58,17 +67,21 @@ def _check_flags():
 
 
 def _inputs(streams):
+    """{modality: array [1, T, 224, 224, C] or (frames, T)}: `sample.evaluate`'s inputs."""
     if FLAGS.video:
-        from kinetics_i3d.serve.preprocess import load_video
+        # The same streamed frames as feature extraction: decoder -> 25 fps -> short side 256
+        # -> 224 centre crop -> [-1, 1] (flow: TV-L1 on the 256-px frames), a block at a time.
+        from kinetics_i3d.serve import features
 
-        inputs = load_video(FLAGS.video, streams, num_frames=FLAGS.video_frames,
-                            flow_backend=FLAGS.flow_backend)
-        source = {m: FLAGS.video for m in streams}
+        item = next(features.file_items([FLAGS.video], None, streams, features.InputSize(),
+                                        FLAGS.video_frames, FLAGS.flow_backend))
+        inputs = {m: item.frames[m]() for m in streams}
+        for m, (_, n) in inputs.items():
+            logging.info("%s input from %s: %d frames, streamed", m, FLAGS.video, n)
     else:
         inputs = {m: sample.load_input(FLAGS[f"{m}_input"].value, m) for m in streams}
-        source = {m: FLAGS[f"{m}_input"].value for m in streams}
-    for m, array in inputs.items():
-        logging.info("%s input from %s, shape %s", m, source[m], array.shape)
+        for m, array in inputs.items():
+            logging.info("%s input from %s, shape %s", m, FLAGS[f"{m}_input"].value, array.shape)
     return inputs
 
 
@@ -88,6 +101,7 @@ def main(argv):
         flow_checkpoint=FLAGS.flow_checkpoint if "flow" in streams else None,
         rgb_input=inputs.get("rgb"),
         flow_input=inputs.get("flow"),
+        **({"chunk_steps": FLAGS.chunk_steps} if FLAGS.chunk_steps else {}),
     )
     print(sample.format_report(result, FLAGS.top_k))
     if FLAGS.output_json:

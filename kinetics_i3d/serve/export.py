@@ -20,8 +20,13 @@ Two-stream inputs must cover the same frames: `rgb` T frames, `flow` T - 1 (TV-L
 frame per pair of RGB frames), T or T + 1 (not rejected); any larger difference (e.g. RGB 16 and
 flow 9 frames) is an `InvalidArgumentError` whose message names both lengths, in every signature.
 
-One pass over the whole input (the paper's test interface); for very long videos use
-`kinetics_i3d.serve.chunked` instead.
+One pass over the whole input (the paper's test interface), so every signature rejects a request
+of more than `MAX_FRAMES` frames (batch x time, per stream) with InvalidArgumentError naming the
+count and the limit, instead of running out of memory (one pass over 1988 frames at 224 px
+crashed at 11.8 GiB RSS). Longer videos: `tools/evaluate_sample.py`, `tools/evaluate.py` or
+feature extraction (`kinetics_i3d.serve.chunked`, exact and bounded), or send windows of at
+most `MAX_FRAMES` frames. Why a limit and not chunking in the graph: BUILD_NOTES.md, "Long
+videos".
 """
 from __future__ import annotations
 
@@ -38,6 +43,9 @@ from kinetics_i3d.serve.streams import check_same_classes
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
 # Two-stream inputs may differ in length by the one frame TV-L1 flow lacks (T RGB -> T-1 flow).
 MAX_FRAME_DIFFERENCE = 1
+# Most frames (batch x time) one request may carry per stream: 20 s at 25 fps, twice a Kinetics
+# clip. One pass at 224 px peaks at about 3 GiB RSS here (BUILD_NOTES.md, "Long videos").
+MAX_FRAMES = 500
 
 
 class I3DServing(tf.Module):
@@ -97,7 +105,23 @@ class I3DServing(tf.Module):
         with tf.control_dependencies([check]):
             return {k: tf.identity(v) for k, v in inputs.items()}
 
+    def _check_max_frames(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        """Fails (InvalidArgumentError) when a stream has more than `MAX_FRAMES` frames."""
+        out = {}
+        for s in self.streams:
+            shape = tf.shape(inputs[s])
+            check = tf.debugging.assert_less_equal(
+                shape[0] * shape[1], MAX_FRAMES,
+                message=f"{s} input has more frames (batch x time, x below) than this SavedModel "
+                        f"runs in one pass ({MAX_FRAMES}); send windows of at most {MAX_FRAMES} "
+                        "frames or use the chunked whole-video path (tools/evaluate_sample.py, "
+                        "kinetics_i3d.serve.chunked)")
+            with tf.control_dependencies([check]):
+                out[s] = tf.identity(inputs[s])
+        return out
+
     def _preprocess(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        inputs = self._check_max_frames(inputs)
         out = {}
         for s in self.streams:
             fn = preprocess.preprocess_rgb if s == "rgb" else preprocess.preprocess_flow
@@ -145,6 +169,8 @@ class I3DServing(tf.Module):
         def logits_preprocessed(inputs):
             # Preprocessed input must be in [-1, 1]: a uint8-range clip gives confident nonsense.
             inputs = self._check_lengths(inputs)
+
+            inputs = self._check_max_frames(inputs)
             checked = {s: preprocessing.assert_unit_range_tf(
                 inputs[s], f"logits_preprocessed input {s!r}", s) for s in self.streams}
             return {"logits": self._logits(checked)}
