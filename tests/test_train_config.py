@@ -184,3 +184,44 @@ def test_config_and_flags_import_without_tensorflow():
                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_tool_trains_evaluates_and_checkpoints(tmp_path):
+    """tools/train.py end to end on a shard (ConvNet+LSTM at 32 px, 2 steps of batch 2, an
+    evaluation at step 2): the summary, the step-2 checkpoint with a 3-class classifier, the best
+    checkpoint and the TensorBoard logs. (Resuming: test_train_loop, in-process.)"""
+    import json
+
+    import numpy as np
+    import tensorflow as tf
+
+    from kinetics_i3d.ingest.sequence import make_sequence_example
+    from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON, checkpoint_key
+
+    rng = np.random.default_rng(0)
+    shard = tmp_path / "train-00000-of-00001.tfrecord"
+    with tf.io.TFRecordWriter(str(shard)) as writer:
+        for i, label in enumerate([0, 1, 2, 1]):
+            rgb = rng.integers(0, 256, (12, 32, 40, 3)).astype(np.uint8)
+            writer.write(make_sequence_example(rgb, None, fps=25.0, label_index=label,
+                                               label_string=f"c{label}",
+                                               media_id=f"v{i}").SerializeToString())
+    model_dir = tmp_path / "run"
+    args = [f"--train_pattern={shard}", f"--val_pattern={shard}", f"--model_dir={model_dir}",
+            "--model=convnet_lstm", "--num_classes=3", "--crop_size=32",
+            "--batch_size_per_replica=2", "--eval_every=2", "--eval_steps=1",
+            "--checkpoint_every=2", "--log_every=1", "--lr_schedule=steps", "--lr_values=0.01",
+            "--train_steps=2"]
+    result = _run_tool(args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((model_dir / SUMMARY_JSON).read_text())
+    assert summary["model"] == "convnet_lstm" and summary["global_batch_size"] == 2
+    assert summary["start_step"] == 0 and summary["final_step"] == 2
+    assert summary["optimizer_iterations"] == 2 and summary["resumed"] is None
+    assert summary["eval"]["examples"] == 2 and np.isfinite(summary["eval"]["loss"])
+    assert np.isfinite(summary["train"]["loss"]) and summary["lr"] == pytest.approx(0.01)
+    ckpt = tf.train.latest_checkpoint(str(model_dir / CHECKPOINT_SUBDIR))
+    assert ckpt.endswith("ckpt-2")
+    keys = tf.train.load_checkpoint(ckpt).get_variable_to_shape_map()
+    assert keys[checkpoint_key("convnet_lstm/Logits/kernel")][-1] == 3  # the 3-class classifier
+    assert (model_dir / "best").is_dir() and list((model_dir / "train").iterdir())

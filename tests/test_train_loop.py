@@ -518,3 +518,60 @@ def test_weight_decay_is_l2_on_kernels_only(tmp_path):
         expected = -0.5 * 0.2 * w if path in kernels else np.zeros_like(w)
         np.testing.assert_allclose(decayed[path] - plain[path], expected, rtol=1e-4,
                                    atol=1e-6, err_msg=path)
+
+
+# ---------------------------------------------------------------- --init_checkpoint sources
+def test_init_from_a_release_checkpoint_of_the_same_class_count_restores_everything(tmp_path):
+    """I3D from a release-layout checkpoint with the model's class count (a Kinetics run's
+    `released/model.ckpt`, Table 4 'Original'): every weight, logits and BN statistics too."""
+    keras.utils.set_random_seed(11)
+    source = InceptionI3d(num_classes=3, modality="flow")
+    source(np.zeros((1, T, S, S, 2), np.float32))
+    for w in source.weights:  # away from any initial value, BN statistics included
+        w.assign(w.numpy() + np.random.default_rng(0).uniform(0.1, 0.2, w.shape).astype(w.dtype))
+    prefix = checkpoints.write_checkpoint(checkpoints.export_released(source),
+                                          str(tmp_path / "release" / "model.ckpt"))
+    keras.utils.set_random_seed(12)
+    trainer = Trainer(_config(tmp_path, model="i3d", modality="flow", num_classes=3,
+                              init_checkpoint=prefix))
+    assert trainer.restore_or_initialize() == 0 and trainer.init_restored == "all"
+    mine, theirs = dict(trainer.model.named_units()), dict(source.named_units())
+    assert "Logits/Conv3d_0c_1x1" in mine
+    for path, unit in mine.items():
+        for a, b in zip(unit.weights, theirs[path].weights, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{path}/{a.name}")
+
+
+def test_init_baselines_from_imagenet_inception_v1(tmp_path):
+    """The Inception-v1 baselines start from TF-slim's ImageNet checkpoint (sec. 2.5) in every
+    tower: ConvNet+LSTM's one, Two-Stream's RGB and flow towers (flow: the RGB first kernel
+    averaged over colours and repeated over the 20 stacked flow channels)."""
+    from kinetics_i3d.checkpoints import slim_variable_names
+    from kinetics_i3d.models import InceptionV1
+
+    keras.utils.set_random_seed(13)
+    imagenet = InceptionV1()
+    imagenet(np.zeros((1, 224, 224, 3), np.float32))
+    rng = np.random.default_rng(1)
+    for w in imagenet.weights:
+        w.assign(w.numpy() + rng.uniform(0.1, 0.2, w.shape).astype(w.dtype))
+    values = {n: v.numpy() for n, v in slim_variable_names(imagenet).items()}
+    prefix = checkpoints.write_checkpoint(values, str(tmp_path / "slim" / "model.ckpt"))
+    first = "InceptionV1/Conv2d_1a_7x7/weights"
+    for name in ("convnet_lstm", "two_stream"):
+        keras.utils.set_random_seed(14)
+        trainer = Trainer(_config(tmp_path, model=name, num_classes=3, init_checkpoint=prefix,
+                                  model_dir=str(tmp_path / name)))
+        assert trainer.restore_or_initialize() == 0
+        assert trainer.init_restored == "imagenet towers"
+        towers = trainer.model.imagenet_towers
+        assert len(towers) == (1 if name == "convnet_lstm" else 2)
+        for tower in towers:
+            restored = slim_variable_names(tower)
+            assert len(restored) > 100
+            for slim_name, var in restored.items():
+                expected = values[slim_name]
+                if slim_name == first and var.shape[2] != 3:  # the flow tower's 20 channels
+                    expected = np.repeat(expected.mean(axis=2, keepdims=True), var.shape[2], 2)
+                np.testing.assert_allclose(var.numpy(), expected, rtol=1e-6,
+                                           err_msg=f"{name} {slim_name}")
