@@ -35,7 +35,7 @@ def exported(tmp_path_factory):
         np.save(root / f"{name}.npy", array)
     per_stream = {m: models[m](pre[m], training=False).numpy() for m in models}
     features = chunked.run_trunk(models["rgb"], pre["rgb"]).numpy()
-    return {"path": path, "root": root, "pre": pre,
+    return {"path": path, "root": root, "pre": pre, "models": models,
             "logits": per_stream["rgb"] + per_stream["flow"],
             "rgb_features": features}
 
@@ -142,3 +142,32 @@ def test_inputs_longer_than_max_frames_are_rejected(exported):
     fn = loaded.signatures["logits_preprocessed"]
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"rgb input has more frames"):
         fn(rgb=tf.zeros([1, n, 224, 224, 3]), flow=tf.zeros([1, n - 1, 224, 224, 2]))
+
+
+@pytest.mark.slow  # subprocess, 224 px
+def test_export_tool_writes_the_same_saved_model(exported, tmp_path):
+    """tools/export_saved_model.py on the two streams' release-layout checkpoints: its
+    SavedModel gives the Keras models' fused logits and the label map's names on raw inputs."""
+    from kinetics_i3d.checkpoints import export_released, write_checkpoint
+
+    ckpts = {m: write_checkpoint(export_released(model), str(tmp_path / m / "model.ckpt"))
+             for m, model in exported["models"].items()}
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    out = tmp_path / "saved_model"
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "export_saved_model.py"),
+         f"--rgb_checkpoint={ckpts['rgb']}", f"--flow_checkpoint={ckpts['flow']}",
+         f"--label_map={label_map}", "--top_k=2", f"--output_dir={out}"],
+        env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loaded = tf.saved_model.load(str(out))
+    assert set(loaded.signatures) == set(export.SIGNATURES)
+    root = exported["root"]
+    result = loaded.signatures["serving_default"](
+        rgb=tf.constant(np.load(root / "rgb.npy")), flow=tf.constant(np.load(root / "flow.npy")))
+    want = exported["logits"]
+    np.testing.assert_allclose(result["logits"].numpy(), want, atol=_scale_tol(want))
+    order = np.argsort(-want[0])[:2]
+    np.testing.assert_array_equal(result["top_k_indices"].numpy()[0], order)
+    assert [c.decode() for c in result["top_k_classes"].numpy()[0]] == [NAMES[i] for i in order]

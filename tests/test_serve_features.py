@@ -213,3 +213,44 @@ def test_reruns_with_other_settings_stop_overwrite_and_add_modalities(tmp_path):
     assert sorted(record["files"]) == ["flow", "rgb"]
     assert set(json.loads((out / "settings.json").read_text())["settings"]["streams"]) == {
         "rgb", "flow"}
+
+
+def test_tool_extracts_the_models_pooled_features_from_a_video(rgb_model, tmp_path):
+    """tools/extract_features.py --video at 32 px (short side and crop): the written mean-pooled
+    Mixed_5c equals the model's, run here on frames this test decodes (OpenCV) and preprocesses
+    (bilinear short side 32, centre crop 32, [-1, 1])."""
+    import cv2
+    from conftest import moving_texture_video
+    from kinetics_i3d.models import InceptionI3d
+    from kinetics_i3d.checkpoints import restore_released
+
+    video = moving_texture_video(tmp_path / "moving.avi", num_frames=20)
+    prefix = write_checkpoint(export_released(rgb_model), str(tmp_path / "rgb" / "model.ckpt"))
+    out = tmp_path / "features"
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "extract_features.py"), f"--video={video}",
+         f"--rgb_checkpoint={prefix}", "--short_side=32", "--crop_size=32", "--pooling=mean",
+         f"--output_dir={out}"],
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = np.load(out / "moving_rgb.npy")
+    (record,) = [json.loads(line) for line in open(out / features.INDEX_JSONL)]
+    assert record["status"] == "ok" and record["files"]["rgb"]["num_frames"] == 20
+
+    capture = cv2.VideoCapture(video)
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (43, 32),  # 64x48 -> 43x32
+                         interpolation=cv2.INTER_LINEAR)
+        frames.append(rgb[:, 5:37])  # (43 - 32) // 2 = 5
+    assert len(frames) == 20
+    x = np.stack(frames).astype(np.float32)[None] / 127.5 - 1.0
+    trunk = InceptionI3d(num_classes=5, final_endpoint="Mixed_5c")
+    restore_released(trunk, prefix)
+    expected = trunk(x, training=False).numpy()[0].mean(axis=(0, 1, 2))
+    assert got.shape == expected.shape == (1024,)
+    np.testing.assert_allclose(got, expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
