@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT
+from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.checkpoints import export_released, write_checkpoint
 from kinetics_i3d.ingest.sequence import make_sequence_example
 from kinetics_i3d.serve import evaluate, metrics
@@ -83,6 +84,28 @@ def test_tool_on_shards_writes_reports(two_stream, tmp_path):
     saved = np.load(out / "logits.npz")
     np.testing.assert_allclose(saved["logits"], saved["rgb_logits"] + saved["flow_logits"],
                                rtol=1e-6, atol=1e-6)
+    # Per video and stream, the models run here on the shard's frames decoded and preprocessed
+    # by this test: 224x240 -> 256x274 (bilinear), centre crop at (16, 25), [-1, 1]; flow
+    # displacements x 274/240 in x and 256/224 in y, clipped; videos under 9 frames looped.
+    for v, record in enumerate(tf.data.TFRecordDataset(two_stream["shard"])):
+        example = tf.train.SequenceExample.FromString(record.numpy())
+        lists = example.feature_lists.feature_list
+        for m, key in (("rgb", ms.IMAGE_ENCODED), ("flow", ms.FLOW_ENCODED)):
+            frames = np.stack([tf.io.decode_image(f.bytes_list.value[0], 3).numpy()
+                               for f in lists[key].feature]).astype(np.float32)
+            if m == "rgb":
+                x = frames / 127.5 - 1.0
+            else:
+                x = frames[..., :2] / 127.5 - 1.0
+            x = tf.image.resize(x, (256, 274), method="bilinear").numpy()
+            if m == "flow":
+                x = np.clip(x * [274 / 240, 256 / 224], -1.0, 1.0)
+            x = x[:, 16:240, 25:249]
+            x = x[np.arange(max(len(x), 9)) % len(x)]
+            want = models[m](x[None].astype(np.float32), training=False).numpy()[0]
+            np.testing.assert_allclose(saved[f"{m}_logits"][v], want,
+                                       atol=1e-4 * max(1.0, float(np.abs(want).max())),
+                                       err_msg=f"video {v} {m}")
     expected = metrics.compute_metrics(saved["logits"], np.array([0, 2, 1]))
     summary = json.load(open(out / "metrics.json"))
     assert summary["top1"] == pytest.approx(expected.top1)
