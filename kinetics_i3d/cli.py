@@ -106,16 +106,38 @@ def _parse_flags(argv: list[str]) -> list[str]:
         sys.exit(0 if exc.code == 1 else exc.code)
 
 
-def quiet_tensorflow_info() -> None:
-    """Hides TensorFlow's Python INFO lines (e.g. "Sharding callback duration" at every checkpoint,
-    the SavedModel input-name renaming lines) unless `--verbosity` >= 1 asks for them."""
-    if not _verbose():
-        std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
+# Source folders whose INFO log lines are hidden by default (TensorFlow's own Python logs go
+# through absl's or the "tensorflow" logger: "Sharding callback duration" at every checkpoint,
+# three ~4,400-character SavedModel input-renaming lines at export).
+QUIET_INFO_PACKAGES = ("tensorflow", "keras", "tf_keras", "tensorflow_io")
+
+
+class _LibraryInfoFilter(std_logging.Filter):
+    """Drops INFO and DEBUG records logged from `QUIET_INFO_PACKAGES` source files."""
+
+    def __init__(self):
+        super().__init__()
+        self._folders = tuple(f"{os.sep}{p}{os.sep}" for p in QUIET_INFO_PACKAGES)
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        if record.levelno > std_logging.INFO:
+            return True
+        return not any(folder in record.pathname for folder in self._folders)
+
+
+def quiet_library_info() -> None:
+    """Hides the libraries' INFO log lines (`QUIET_INFO_PACKAGES`) unless `--verbosity` >= 1."""
+    if _verbose():
+        return
+    handler = logging.get_absl_handler()
+    if not any(isinstance(f, _LibraryInfoFilter) for f in handler.filters):
+        handler.addFilter(_LibraryInfoFilter())
+    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
 
 
 def _wrap(main: Callable[[list[str]], int | None]) -> Callable[[list[str]], int | None]:
     def wrapped(argv: list[str]) -> int | None:
-        quiet_tensorflow_info()
+        quiet_library_info()
         try:
             return main(argv)
         except app.UsageError as error:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -80,3 +81,32 @@ def shipped_kinetics_map(labels: Iterable[str]) -> tuple[str, Path, list[str]]:
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     raise UserError(f"labels {shown}{more} are in neither shipped Kinetics map (400, 600); pass "
                     f"--label_map=<file with one class name per line, in index order>")
+
+
+# A run's label map beside its checkpoints: the trainer copies the dataset's `<name>-label_map.txt`
+# to `<model_dir>/label_map.txt` and `<model_dir>/released/label_map.txt`; every tool that loads a
+# checkpoint looks for it there when no --label_map is given (`label_map_beside`).
+BESIDE_CHECKPOINT = "label_map.txt"
+_SHARD_NAME = re.compile(r"^(?P<name>.+)-\d{5}-of-\d{5}\.tfrecord$")
+
+
+def label_map_beside(checkpoint: str | Path) -> str | None:
+    """`label_map.txt` in the folder of `checkpoint` (a checkpoint prefix such as
+    `runs/x/released/model.ckpt`, or a folder such as a trainer's `--model_dir`), if there is one.
+    """
+    checkpoint = str(checkpoint)
+    folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(checkpoint)
+    path = os.path.join(folder, BESIDE_CHECKPOINT)
+    return path if os.path.isfile(path) else None
+
+
+def dataset_label_map(shard_files: Iterable[str]) -> str | None:
+    """The `<name>-label_map.txt` ingest wrote beside shards named
+    `<name>-<i:05d>-of-<N:05d>.tfrecord` (the first of `shard_files` that has one), else None."""
+    for shard in shard_files:
+        match = _SHARD_NAME.match(os.path.basename(shard))
+        if match:
+            path = os.path.join(os.path.dirname(shard), f"{match['name']}-label_map.txt")
+            if os.path.isfile(path):
+                return path
+    return None

@@ -167,6 +167,28 @@ def test_every_video_failing_is_reported(tmp_path):
                                                      "b-00001-of-00002.tfrecord"]
 
 
+def test_shards_count_as_finished_only_with_the_videos_the_manifest_assigns(tmp_path):
+    # Issue 17: a run on a wrong (here: too small) manifest must not block the fixed rerun.
+    options = shards.IngestOptions(short_side=32, flow=False)
+    out = str(tmp_path / "out")
+    first = shards.build_dataset(_good_entries(1), out, name="x", num_shards=2, options=options,
+                                 shuffle_seed=None)
+    assert first.num_written == 1
+    # Manifest order: shard 0 holds vid00 in both runs; shard 1 was empty and now gets vid01.
+    kept = os.stat(shards.shard_path(out, "x", 0, 2))
+    fixed = shards.build_dataset(_good_entries(2), out, name="x", num_shards=2, options=options,
+                                 shuffle_seed=None)
+    assert fixed.num_written == 2 and (fixed.shards_written, fixed.shards_skipped) == (1, 1)
+    ids = sorted(ex["media_id"] for shard in _read_dir(out).values() for ex in shard)
+    assert ids == ["vid00", "vid01"]
+    after = os.stat(shards.shard_path(out, "x", 0, 2))
+    assert (after.st_ino, after.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    # A rerun with the same manifest keeps every shard.
+    again = shards.build_dataset(_good_entries(2), out, name="x", num_shards=2, options=options,
+                                 shuffle_seed=None)
+    assert again.shards_skipped == 2 and again.shards_written == 0 and again.num_written == 2
+
+
 def test_skip_rgb_stores_flow_only(tmp_path):
     options = shards.IngestOptions(short_side=32, rgb=False)
     payload, frames = shards.process_video(_good_entries(1)[0], options)

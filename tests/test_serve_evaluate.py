@@ -278,7 +278,7 @@ def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
     summary = json.load(open(out / "metrics.json"))
     want = metrics.compute_metrics(expected, np.array([1, 3, 1]), 4)
     assert summary["top1"] == pytest.approx(want.top1)
-    assert summary["top5"] == pytest.approx(want.top5)
+    assert "top5" not in summary  # 4 classes: every video is in its top 5 (issue 17)
     assert summary["model"] == "convnet_lstm" and summary["model_dir"] == str(run)
     # Clear errors (the class count one: test_baseline_checkpoint_choice_and_errors): a folder
     # without a checkpoint; I3D's checkpoint flags with a baseline.

@@ -104,3 +104,14 @@ def test_prediction_record():
     assert rec["media_id"] == "vid" and rec["label_name"] == "c" and not rec["correct_top1"]
     assert [t["name"] for t in rec["top"]] == ["b", "c"]
     assert rec["top"][0]["probability"] == pytest.approx(0.6)
+
+
+def test_top5_is_reported_only_where_it_can_differ_from_1():
+    labels = np.array([0, 1, 1])
+    two = metrics.compute_metrics(np.array([[2.0, 1.0], [2.0, 1.0], [0.0, 3.0]]), labels)
+    assert two.top5 == 1.0 and "top5" not in two.summary()  # 2 classes: always in the top 5
+    assert two.summary()["top1"] == pytest.approx(2 / 3)
+    rng = np.random.default_rng(0)
+    seven = metrics.compute_metrics(rng.normal(size=(3, 7)), labels)
+    assert seven.summary()["top5"] == seven.top5
+    assert "top5" not in metrics.average_splits([two, two])

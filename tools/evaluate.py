@@ -46,13 +46,15 @@ flags.DEFINE_integer("crop_size", 0, "Baselines: crop side (0: the interface's; 
 flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (release layout).")
 flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix (release layout).")
 flags.DEFINE_list("splits", None, "Split names substituted for {split}; results are averaged.")
-flags.DEFINE_string("label_map", None, "Class names, one per line (default: the shipped "
-                    "Kinetics-400 / -600 map matching the checkpoint's class count).")
+flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt "
+                    "beside the (first) checkpoint, or in --model_dir, as trainer runs write it; "
+                    "else the shipped Kinetics-400 / -600 map matching the class count).")
 flags.DEFINE_string("output_dir", None, "Where to write the results.")
 flags.DEFINE_integer("max_frames", None, "Evaluate at most the first N frames of each video.")
 flags.DEFINE_integer("chunk_steps", chunked.DEFAULT_CHUNK_STEPS,
                      "Mixed_5c steps per chunk (8 frames each); bounds memory on long videos.")
-flags.DEFINE_integer("top_k", 5, "k of top-k accuracy (paper: 5).")
+flags.DEFINE_integer("top_k", 5, "k of top-k accuracy (paper: 5); not reported when k >= the "
+                     "class count (always 1).")
 flags.DEFINE_bool("overwrite", False, "Replace results in --output_dir made with other settings "
                   "(default: stop and list the differences).")
 flags.mark_flag_as_required("shards")

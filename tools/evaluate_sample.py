@@ -38,8 +38,9 @@ flags.DEFINE_string("flow_input", None, ".npy input [1, T, 224, 224, 2] in [-1, 
 flags.DEFINE_string("video", None, "A raw video file instead of --rgb_input/--flow_input.")
 flags.DEFINE_integer("video_frames", None, "Use only the first N frames of --video.")
 flags.DEFINE_enum("flow_backend", "opencv", ["opencv", "tf"], "TV-L1 implementation for --video.")
-flags.DEFINE_string("label_map", None, "Class names, one per line (default: shipped Kinetics-400, "
-                    "or Kinetics-600 for --eval_type=rgb600).")
+flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt beside "
+                    "the checkpoint, as a trainer run's released/ has; else the shipped "
+                    "Kinetics-400, or Kinetics-600 for --eval_type=rgb600).")
 flags.DEFINE_string("output_json", None, "Also write logits, norm and top classes here.")
 flags.DEFINE_integer("top_k", 20, "How many classes to print.")
 flags.DEFINE_integer("chunk_steps", None, "Mixed_5c steps (8 frames each) kept per chunk of the "
@@ -89,8 +90,12 @@ def main(argv):
     del argv
     _check_flags()
     streams = sample.EVAL_TYPES[FLAGS.eval_type]
-    if FLAGS.label_map:
-        names = label_maps.load_label_map(FLAGS.label_map)
+    checkpoint = FLAGS[f"{streams[0]}_checkpoint"].value
+    label_map = FLAGS.label_map or label_maps.label_map_beside(checkpoint)
+    if label_map:
+        if not FLAGS.label_map:
+            logging.info("class names from %s (beside the checkpoint)", label_map)
+        names = label_maps.load_label_map(label_map)
     else:
         names = label_maps.default_label_map(600 if FLAGS.eval_type == "rgb600" else 400)
     inputs = _inputs(streams)

@@ -31,12 +31,15 @@ def main(argv):
     except ValueError as error:
         raise app.UsageError(str(error))
     # Heavy imports after the checks: a bad flag fails before any TensorFlow work.
+    logging.info("flags checked; loading TensorFlow ...")
     from kinetics_i3d.train import inputs, loop, strategy as strategy_lib
 
     strategy = strategy_lib.make_strategy(config.strategy)
     import keras
 
     keras.utils.set_random_seed(config.seed)  # initial weights (broadcast from worker 0), dropout
+    logging.info("building %s (%s, %d classes) and its optimizer ...", config.model,
+                 config.modality, config.num_classes)
     try:
         trainer = loop.Trainer(config, strategy)
     except ValueError as error:
@@ -48,14 +51,7 @@ def main(argv):
               f"{config.train_steps}): nothing to train; its summary is "
               f"{config.model_dir}/{loop.SUMMARY_JSON} (delete {config.model_dir} to start over)")
         return 0
-    train, evaluation = summary["train"], summary["eval"]
-    print(f"trained {config.model} to step {summary['final_step']} "
-          f"(from {summary['start_step']}) in {summary['wall_seconds']:.0f} s: "
-          f"train loss {train.get('loss', float('nan')):.4f} top-1 {train.get('top1', 0):.3f}"
-          + (f"; val loss {evaluation['loss']:.4f} top-1 {evaluation['top1']:.3f}"
-             if evaluation else "")
-          + f"; summary {config.model_dir}/{loop.SUMMARY_JSON}")
-    logging.info("done")
+    print(loop.format_summary(summary))
     return 0
 
 

@@ -46,6 +46,7 @@ from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import sequence
 from kinetics_i3d.ingest import video as video_lib
 from kinetics_i3d.ingest.manifests import VideoEntry
+from kinetics_i3d.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,12 +226,13 @@ def _worker_build_shard(entries, path, options) -> dict[str, Any]:
 
 
 class _Progress:
-    """A logged progress line with videos/s and frames/s, at most every `interval` seconds."""
+    """Ingest progress (`kinetics_i3d.progress.Progress`): videos with failures, shards and
+    frames/s; a line every `interval` seconds when not on a terminal."""
 
     def __init__(self, total_videos: int, total_shards: int, interval: float = 5.0):
-        self.total_videos, self.total_shards, self.interval = total_videos, total_shards, interval
+        self.total_shards = total_shards
         self.videos = self.failed = self.frames = self.shards = 0
-        self.start = self.last = time.monotonic()
+        self.bar = Progress("ingest", total_videos, interval=interval)
 
     def video(self, frames: int, ok: bool) -> None:
         self.videos += 1
@@ -239,16 +241,20 @@ class _Progress:
         self.maybe_log()
 
     def maybe_log(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last < self.interval:
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = self.videos / elapsed
-        eta = (self.total_videos - self.videos) / rate if rate > 0 else float("nan")
-        logging.info("ingest: %d/%d videos (%d failed), shards %d/%d, %.2f videos/s, "
-                     "%.1f frames/s, ETA %.0f s", self.videos, self.total_videos, self.failed,
-                     self.shards, self.total_shards, rate, self.frames / elapsed, eta)
+        elapsed = max(time.monotonic() - self.bar.start, 1e-9)
+        self.bar.update(self.videos, force=force, failed=self.failed,
+                        shards=f"{self.shards}/{self.total_shards}",
+                        **{"frames/s": f"{self.frames / elapsed:.1f}"})
+
+    def close(self) -> None:
+        self.maybe_log()
+        self.bar.close()
+
+
+def _holds_assigned(meta: dict[str, Any], assigned: Sequence[VideoEntry]) -> bool:
+    """Whether a finished shard's meta lists (written or failed) exactly the `assigned` videos."""
+    listed = sorted(v["media_id"] for v in meta["videos"] + meta["failures"])
+    return listed == sorted(e.media_id for e in assigned)
 
 
 def _suffix(task_index: int, num_tasks: int) -> str:
@@ -322,6 +328,12 @@ def build_dataset(
                 provenance.check_settings(
                     meta["options"], options.storage_dict(), path,
                     "rerun with --overwrite to rebuild such shards, or use another --output_dir")
+            if meta is not None and not _holds_assigned(meta, per_shard[s]):
+                # Finished means: it holds (or lists as failed) exactly the videos the manifest
+                # assigns it now. A changed manifest (videos added to a folder) rebuilds it.
+                logging.info("%s holds other videos than the manifest now assigns it: rebuilding",
+                             path)
+                meta = None
         else:
             meta = None
         if meta is not None:
@@ -366,7 +378,11 @@ def build_dataset(
                     metas[s] = fut.result()
                     progress.shards += 1
             _drain(progress_queue, progress)
-    progress.maybe_log(force=True)
+    if todo:
+        progress.close()
+    else:
+        logging.info("ingest: all %d shards of this task are already finished; nothing to do",
+                     len(mine))
     summary.seconds = time.monotonic() - start
     summary.shards_written = len(todo)
     for s in mine:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import keras
@@ -34,6 +33,7 @@ from kinetics_i3d import models
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.data.interfaces import get_interface
 from kinetics_i3d.models.i3d import MIN_FRAMES
+from kinetics_i3d.progress import Progress
 from kinetics_i3d.serve import metrics, streams
 from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
 
@@ -125,8 +125,7 @@ def evaluate_videos(videos: Iterable[TestVideo], runners: dict[str, ChunkedI3D],
     """
     num_classes = len(class_names)
     media_ids, labels, fused, per_stream = [], [], [], {m: [] for m in runners}
-    progbar = tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
-    start = time.perf_counter()
+    progbar = Progress("evaluate", total)
     out = open(predictions_path, "w", encoding="utf-8") if predictions_path else None
     try:
         for i, video in enumerate(videos):
@@ -156,9 +155,9 @@ def evaluate_videos(videos: Iterable[TestVideo], runners: dict[str, ChunkedI3D],
                     rec["stream_top1"] = {m: class_names[int(np.argmax(v))]
                                           for m, v in logits.items()}
                 out.write(json.dumps(rec) + "\n")
-            rate = (i + 1) / max(time.perf_counter() - start, 1e-9)
-            progbar.update(i + 1, [("videos/s", rate)])
+            progbar.update(i + 1)
     finally:
+        progbar.close()
         if out:
             out.close()
     return _make_result(media_ids, labels, fused, per_stream, num_classes, top_k)
@@ -206,12 +205,12 @@ def expand_split(template: str | None, split: str) -> str | None:
 
 
 def log_summary(name: str, result: EvaluationResult) -> None:
-    for m, r in result.stream_metrics.items():
-        logging.info("%s %s: top-1 %.4f top-5 %.4f mean class %.4f (%d videos)", name, m, r.top1,
-                     r.top5, r.mean_class_accuracy, r.num_videos)
-    r = result.metrics
-    logging.info("%s fused: top-1 %.4f top-5 %.4f mean class %.4f (%d videos)", name, r.top1,
-                 r.top5, r.mean_class_accuracy, r.num_videos)
+    """One log line per stream and fused: the numbers of `Metrics.summary` (top-k only where it
+    means something for the class count)."""
+    for m, r in [*result.stream_metrics.items(), ("fused", result.metrics)]:
+        numbers = " ".join(f"{key} {value:.4f}" for key, value in r.summary().items()
+                           if key != "num_videos")
+        logging.info("%s %s: %s (%d videos)", name, m, numbers, r.num_videos)
 
 
 def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: str,
@@ -227,11 +226,13 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     `output_dir` holds results made with other settings (unless `overwrite`).
     """
     from kinetics_i3d.checkpoints import checkpoint_identity
-    from kinetics_i3d.labels import label_map_hash
+    from kinetics_i3d.labels import label_map_beside, label_map_hash
 
     models = streams.load_streams(checkpoints, num_classes)
     runners = {m: ChunkedI3D(model, chunk_steps=chunk_steps) for m, model in models.items()}
     num_classes = next(iter(models.values())).num_classes
+    first = next((c for c in checkpoints.values() if c), None)
+    label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
     names = streams.class_names(num_classes, label_map)
     claim_output(output_dir, {
         "model": "i3d", "shards": shards, "max_frames": max_frames, "top_k": top_k,
@@ -432,8 +433,7 @@ def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
 
     media_ids, labels, fused = [], [], []
     per_stream = {m: [] for m in ("rgb", "flow")} if two_stream else {}
-    progbar = tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
-    start = time.perf_counter()
+    progbar = Progress(f"evaluate {model_name}", total)
     done = 0
     out = open(predictions_path, "w", encoding="utf-8") if predictions_path else None
     try:
@@ -461,9 +461,9 @@ def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
                                               for m in per_stream}
                     out.write(json.dumps(rec) + "\n")
                 done += 1
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            progbar.update(done, [("videos/s", rate)])
+            progbar.update(done)
     finally:
+        progbar.close()
         if out:
             out.close()
     return _make_result(media_ids, labels, fused, per_stream, num_classes, top_k)
@@ -497,8 +497,9 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
 
     from kinetics_i3d.data import make_dataset
     from kinetics_i3d.data.reader import label_errors_as_user_errors
-    from kinetics_i3d.labels import load_label_map
+    from kinetics_i3d.labels import label_map_beside, load_label_map
 
+    label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
     if num_classes is None and label_map:
         num_classes = len(load_label_map(label_map))  # build the model once, at that count
     model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,

@@ -36,7 +36,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -46,6 +45,7 @@ from absl import logging
 from kinetics_i3d import preprocessing, provenance
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames
 from kinetics_i3d.models.i3d import MIN_FRAMES
+from kinetics_i3d.progress import Progress
 from kinetics_i3d.serve import preprocess
 from kinetics_i3d.serve.chunked import POOLINGS, ChunkedI3D
 
@@ -324,8 +324,7 @@ def extract_features(items: Iterable[VideoItem], runners: dict[str, ChunkedI3D],
                           {"settings": merged, "package_version": provenance.package_version()})
     index = read_index(output_dir)
     summary = ExtractionSummary()
-    progbar = tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
-    start = time.perf_counter()
+    progbar = Progress("features", total)
     with open(os.path.join(output_dir, INDEX_JSONL), "a", encoding="utf-8") as log:
         for i, item in enumerate(items):
             done = _done_files(index.get(item.video_id), output_dir, runners)
@@ -345,8 +344,8 @@ def extract_features(items: Iterable[VideoItem], runners: dict[str, ChunkedI3D],
                     summary.failures.append(record)
                     logging.warning("%s (%s): %s: %s", item.video_id, item.source,
                                     record["reason"], record["detail"])
-            rate = (summary.done + summary.failed) / max(time.perf_counter() - start, 1e-9)
-            progbar.update(i + 1, [("videos/s", rate)])
+            progbar.update(i + 1, failed=summary.failed)
+    progbar.close()
     write_index_csv(index, output_dir)
     logging.info("features: %d written, %d skipped (already done), %d failed -> %s",
                  summary.done, summary.skipped, summary.failed, output_dir)

@@ -42,7 +42,8 @@ class Metrics:
     """Results over `num_videos` videos and `num_classes` classes.
 
     per_class_accuracy is NaN for classes with no test video; mean_class_accuracy ignores them.
-    confusion is int64 `[K, K]`, rows = true class, columns = top-1 prediction.
+    confusion is int64 `[K, K]`, rows = true class, columns = top-1 prediction. `top5` is the
+    top-`top_k` accuracy (k = 5 in the paper).
     """
 
     num_videos: int
@@ -51,14 +52,25 @@ class Metrics:
     per_class_accuracy: np.ndarray
     mean_class_accuracy: float
     confusion: np.ndarray
+    top_k: int = 5
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.confusion.shape[0])
 
     def summary(self) -> dict[str, float]:
-        return {
-            "num_videos": self.num_videos,
-            "top1": self.top1,
-            "top5": self.top5,
-            "mean_class_accuracy": self.mean_class_accuracy,
-        }
+        """The headline numbers; `top5` only when top-k says something (k < the class count:
+        with 5 or fewer classes every video is in its top 5, so it is always 1)."""
+        out = {"num_videos": self.num_videos, "top1": self.top1}
+        if top_k_meaningful(self.top_k, self.num_classes):
+            out["top5"] = self.top5
+        out["mean_class_accuracy"] = self.mean_class_accuracy
+        return out
+
+
+def top_k_meaningful(k: int, num_classes: int) -> bool:
+    """Whether top-`k` accuracy can differ from 1: k < the class count."""
+    return k < num_classes
 
 
 def compute_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int | None = None,
@@ -99,6 +111,7 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int | N
         per_class_accuracy=per_class,
         mean_class_accuracy=float(np.nanmean(per_class)),
         confusion=confusion,
+        top_k=top_k,
     )
 
 
@@ -106,7 +119,7 @@ def average_splits(results: Sequence[Metrics]) -> dict[str, float]:
     """The mean of each summary number over splits (UCF-101 / HMDB-51: 3 splits, Table 5)."""
     if not results:
         raise ValueError("average_splits needs at least one split")
-    keys = ("top1", "top5", "mean_class_accuracy")
+    keys = [k for k in ("top1", "top5", "mean_class_accuracy") if k in results[0].summary()]
     out = {k: float(np.mean([getattr(r, k) for r in results])) for k in keys}
     out["num_splits"] = len(results)
     out.update({f"{k}_per_split": [float(getattr(r, k)) for r in results] for k in keys})

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from absl import logging
+
 from kinetics_i3d.checkpoints import load_released, read_num_classes, resolve_checkpoint
 from kinetics_i3d.errors import UserError
-from kinetics_i3d.labels import default_label_map, load_label_map
+from kinetics_i3d.labels import default_label_map, label_map_beside, load_label_map
 from kinetics_i3d.models import InceptionI3d
 
 
@@ -58,11 +60,24 @@ def load_streams(checkpoints: dict[str, str | None], num_classes: int | None = N
     return models
 
 
-def class_names(num_classes: int, label_map: str | None = None) -> list[str]:
-    """Names from `label_map` (one per line) or the shipped Kinetics-400/600 map.
+def class_names(num_classes: int, label_map: str | None = None,
+                checkpoint: str | None = None) -> list[str]:
+    """Names from `label_map` (one per line); else the `label_map.txt` beside `checkpoint` (a
+    trainer run's `released/model.ckpt` has one, `labels.label_map_beside`); else the shipped
+    Kinetics-400/600 map.
 
-    Raises `ClassCountError` when the map's length is not `num_classes`.
+    Raises `ClassCountError` when the map's length is not `num_classes`, `UserError` when no
+    map is given, none is beside the checkpoint and none is shipped for `num_classes`.
     """
+    if not label_map and checkpoint:
+        label_map = label_map_beside(checkpoint)
+        if label_map:
+            logging.info("class names from %s (beside the checkpoint)", label_map)
+    if not label_map and num_classes not in (400, 600):
+        where = f" nor beside {checkpoint!r}" if checkpoint else ""
+        raise UserError(f"the model has {num_classes} classes: no label map given (--label_map)"
+                        f"{where}, and the shipped ones have 400 or 600 classes; pass "
+                        f"--label_map=<file with one class name per line>")
     names = load_label_map(label_map) if label_map else default_label_map(num_classes)
     if len(names) != num_classes:
         raise ClassCountError(f"label map {label_map!r} has {len(names)} names; the model has "

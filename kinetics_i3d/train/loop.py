@@ -27,6 +27,7 @@ from absl import logging
 
 from kinetics_i3d import models
 from kinetics_i3d.data.reader import label_errors_as_user_errors
+from kinetics_i3d.progress import format_seconds
 from kinetics_i3d.train import strategy as strategy_lib
 from kinetics_i3d.train.config import TrainConfig, batch_sizes
 from kinetics_i3d.train.schedule import PlateauSchedule, StepSchedule
@@ -227,6 +228,41 @@ def export_released_checkpoint(model: keras.Model, model_dir: str) -> str | None
 
     return checkpoints.write_checkpoint(checkpoints.export_released(model),
                                         os.path.join(model_dir, RELEASED_SUBDIR, "model.ckpt"))
+
+
+def format_summary(summary: dict) -> str:
+    """The end-of-run report (what `tools/train.py` prints): time, last metrics, and every output
+    with how to look at it. `summary` is `Trainer.fit`'s (also `train_summary.json`)."""
+    train, evaluation = summary.get("train") or {}, summary.get("eval") or {}
+    lines = [f"trained {summary['model']} to step {summary['final_step']} (from "
+             f"{summary['start_step']}) in {format_seconds(summary['wall_seconds'])} (training "
+             f"{format_seconds(summary['train_seconds'])}, the rest writing the outputs)"]
+    if train:
+        lines.append(f"  last training window: loss {train['loss']:.4f}  top-1 "
+                     f"{train['top1']:.3f}")
+    if evaluation:
+        lines.append(f"  validation at step {summary['final_step']}: loss "
+                     f"{evaluation['loss']:.4f}  top-1 {evaluation['top1']:.3f}")
+    released = summary.get("released_checkpoint")
+    if released:
+        why = (f"the best validation loss, {summary['best_val_loss']:.4f}"
+               if summary.get("released_reason") == "best" else "the last step: no validation")
+        lines.append(f"  released checkpoint: {released}  (step {summary['released_step']}, "
+                     f"{why}; every tool loads it)")
+    label_map = summary.get("released_label_map") or summary.get("label_map")
+    lines.append(f"  label map:           {label_map}" if label_map else
+                 "  label map:           none (the shards have no <name>-label_map.txt): pass "
+                 "--label_map to the tools")
+    if summary.get("best_checkpoint"):
+        lines.append(f"  best checkpoint:     {summary['best_checkpoint']}  (step "
+                     f"{summary['best_step']}, validation loss {summary['best_val_loss']:.4f})")
+    if summary.get("last_checkpoint"):
+        lines.append(f"  last checkpoint:     {summary['last_checkpoint']}  (resume point)")
+    if summary.get("tensorboard_dir"):
+        lines.append(f"  TensorBoard:         tensorboard --logdir {summary['tensorboard_dir']}")
+    if summary.get("summary_json"):
+        lines.append(f"  summary JSON:        {summary['summary_json']}")
+    return "\n".join(lines)
 
 
 def _top_k_correct(labels, logits, k):
@@ -477,10 +513,14 @@ class Trainer:
             train_dataset_fn(start_step)))
         window = {"loss": 0.0, "xent_sum": 0.0, "top1": 0.0, "top5": 0.0, "count": 0.0,
                   "steps": 0}
-        window_start = time.perf_counter()
+        # Speed and ETA come from the steps timed after the first one (compilation excluded).
+        timed = {"steps": 0, "count": 0.0, "start": time.perf_counter()}
         run_start = time.perf_counter()
         last_train, last_eval = {}, {}
         step = start_step
+        show_top5 = config.num_classes > 5  # with <= 5 classes top-5 is always 1
+        logging.info("step %d: building the input pipeline and compiling the training step "
+                     "(the first step takes longest: tracing and graph optimisation)", step + 1)
         # A shard whose label string disagrees with its label map stops here (the reader's check).
         with label_errors_as_user_errors():
             while step < config.train_steps:
@@ -492,36 +532,49 @@ class Trainer:
                 for key in ("loss", "xent_sum", "top1", "top5", "count"):
                     window[key] += out[key]
                 window["steps"] += 1
+                if step == start_step + 1:
+                    logging.info("step %d done in %.0f s (compiled); next progress line at step %d",
+                                 step, time.perf_counter() - run_start,
+                                 min(config.train_steps,
+                                     (step // config.log_every + 1) * config.log_every))
+                    timed = {"steps": 0, "count": 0.0, "start": time.perf_counter()}
+                else:
+                    timed["steps"] += 1
+                    timed["count"] += out["count"]
                 if step % config.log_every == 0 or step == config.train_steps:
-                    elapsed = max(time.perf_counter() - window_start, 1e-9)
+                    elapsed = max(time.perf_counter() - timed["start"], 1e-9)
                     n = max(window["count"], 1.0)
+                    rate = timed["steps"] / elapsed if timed["steps"] else float("nan")
                     last_train = {
                         "loss": window["loss"] / window["steps"],
                         "cross_entropy": window["xent_sum"] / n,
                         "top1": window["top1"] / n,
                         "top5": window["top5"] / n,
                         "lr": self.schedule(step - 1),
-                        "steps_per_sec": window["steps"] / elapsed,
-                        "examples_per_sec": window["count"] / elapsed,
+                        "steps_per_sec": rate,
+                        "examples_per_sec": timed["count"] / elapsed if timed["steps"] else rate,
                     }
-                    logging.info("step %d/%d  loss %.4f  top1 %.3f  top5 %.3f  lr %.4g  "
-                                 "%.2f steps/s  %.1f examples/s", step, config.train_steps,
-                                 last_train["loss"], last_train["top1"], last_train["top5"],
+                    eta = (config.train_steps - step) / rate if rate > 0 else float("nan")
+                    logging.info("step %d/%d  loss %.4f  top1 %.3f%s  lr %.4g  %.2f steps/s  "
+                                 "%.1f examples/s  ETA %s", step, config.train_steps,
+                                 last_train["loss"], last_train["top1"],
+                                 f"  top5 {last_train['top5']:.3f}" if show_top5 else "",
                                  last_train["lr"], last_train["steps_per_sec"],
-                                 last_train["examples_per_sec"])
+                                 last_train["examples_per_sec"], format_seconds(eta))
                     with train_writer.as_default(step=step):
                         for key, value in last_train.items():
-                            tf.summary.scalar(key, value)
+                            if math.isfinite(value):
+                                tf.summary.scalar(key, value)
                     window = dict.fromkeys(window, 0.0)
                     window["steps"] = 0
-                    window_start = time.perf_counter()
+                    timed = {"steps": 0, "count": 0.0, "start": time.perf_counter()}
                 if (val_dataset_fn is not None and config.eval_every > 0
                         and (step % config.eval_every == 0 or step == config.train_steps)):
                     last_eval = self._evaluate_and_schedule(val_dataset_fn, step, eval_writer)
                 if step % config.checkpoint_every == 0 or step == config.train_steps:
                     path = self._save(self.manager)
                     logging.info("step %d: checkpoint %s", step, path)
-        wall = time.perf_counter() - run_start
+        train_seconds = time.perf_counter() - run_start
         summary = {
             "model": config.model,
             "modality": config.modality,
@@ -542,24 +595,94 @@ class Trainer:
             "resumed": self.resumed,
             "init_checkpoint": config.init_checkpoint or None,
             "init_restored": self.init_restored or None,
-            "wall_seconds": wall,
+            "train_seconds": train_seconds,
         }
         if self.chief:
-            summary["released_checkpoint"] = export_released_checkpoint(self.model,
-                                                                        config.model_dir)
-            tf.io.gfile.makedirs(config.model_dir)
-            with tf.io.gfile.GFile(summary_path, "w") as f:
-                json.dump(summary, f, indent=2)
             train_writer.flush()
             eval_writer.flush()
+            summary.update(self._write_outputs())
+        # Wall time of the whole run: training, evaluations and every output written.
+        summary["wall_seconds"] = time.perf_counter() - run_start
+        if self.chief:
+            summary["summary_json"] = summary_path
+            with tf.io.gfile.GFile(summary_path, "w") as f:
+                json.dump(summary, f, indent=2)
         return summary
+
+    def _write_outputs(self) -> dict:
+        """The run's outputs besides its checkpoints (chief only): the dataset's label map as
+        `<model_dir>/label_map.txt`, and for I3D the released checkpoint
+        `<model_dir>/released/model.ckpt` with the same label map beside it.
+
+        `released/` holds the best validation step (lowest validation loss, the checkpoint in
+        `best/`) when validation ran, else the last step: the tools load `released/` by default,
+        and the plateau schedule's last steps can overfit (BUILD_NOTES "Trainer").
+        Returns the summary entries naming them.
+        """
+        config = self.config
+        best = self.best_manager.latest_checkpoint
+        final_step = int(self.step.numpy())
+        out = {"tensorboard_dir": config.model_dir,
+               "last_checkpoint": self.manager.latest_checkpoint,
+               "best_checkpoint": best,
+               "label_map": self._copy_label_map(config.model_dir)}
+        if not isinstance(self.model, models.InceptionI3d):
+            out["released_checkpoint"] = None
+            return out
+        best_step = int(self.best_step.numpy())
+        use_best = best is not None and best_step >= 0
+        step = best_step if use_best else final_step
+        why = ("the best validation loss" if use_best else
+               "the last step (no validation ran, so there is no best step)")
+        weights = model_weights(self.model)
+        last_values = None
+        if use_best and best_step != final_step:
+            last_values = {k: v.numpy() for k, v in weights.items()}
+            tf.train.Checkpoint(**{MODEL_KEY: weights}).restore(best).expect_partial()
+        target = os.path.join(config.model_dir, RELEASED_SUBDIR, "model.ckpt")
+        logging.info("writing the released checkpoint (step %d: %s) to %s ...", step, why, target)
+        start = time.perf_counter()
+        try:
+            path = export_released_checkpoint(self.model, config.model_dir)
+        finally:
+            if last_values is not None:  # the trainer's model keeps the last step's weights
+                for key, value in last_values.items():
+                    weights[key].assign(value)
+        logging.info("released checkpoint written in %.0f s", time.perf_counter() - start)
+        out.update(released_checkpoint=path, released_step=step,
+                   released_reason="best" if use_best else "last",
+                   released_label_map=self._copy_label_map(os.path.dirname(path)))
+        return out
+
+    def _copy_label_map(self, folder: str) -> str | None:
+        """Copies the training shards' label map (`<name>-label_map.txt`, written by ingest) to
+        `<folder>/label_map.txt`, where the tools look for it beside a checkpoint. None (logged)
+        when the shards have none or it does not match `--num_classes`."""
+        from kinetics_i3d import labels
+
+        source = labels.dataset_label_map(sorted(tf.io.gfile.glob(self.config.train_pattern)))
+        if source is None:
+            logging.warning("no <name>-label_map.txt beside --train_pattern=%s (shards from an "
+                            "older ingest?): tools will need --label_map for this run",
+                            self.config.train_pattern)
+            return None
+        names = labels.load_label_map(source)
+        if len(names) != self.config.num_classes:
+            logging.warning("%s has %d classes, --num_classes=%d: not copied beside the "
+                            "checkpoints", source, len(names), self.config.num_classes)
+            return None
+        target = os.path.join(folder, labels.BESIDE_CHECKPOINT)
+        tf.io.gfile.makedirs(folder)
+        labels.write_label_map(target, names)
+        return target
 
     def _evaluate_and_schedule(self, val_dataset_fn: DatasetFn, step: int, writer) -> dict:
         metrics = self.evaluate(val_dataset_fn, self.config.eval_steps)
         update = self.schedule.update(metrics["loss"])
         metrics["lr"] = self.schedule(step)
-        logging.info("eval at step %d: loss %.4f  top1 %.3f  top5 %.3f  (%d examples)  lr %.4g%s",
-                     step, metrics["loss"], metrics["top1"], metrics["top5"],
+        logging.info("eval at step %d: loss %.4f  top1 %.3f%s  (%d examples)  lr %.4g%s",
+                     step, metrics["loss"], metrics["top1"],
+                     f"  top5 {metrics['top5']:.3f}" if self.config.num_classes > 5 else "",
                      metrics["examples"], metrics["lr"],
                      "  [learning rate dropped]" if update["dropped"] else "")
         with writer.as_default(step=step):
