@@ -26,8 +26,9 @@ BAD_INPUT = {
     "benchmark_long_video.py": (["--no_such_flag"], 2, "no_such_flag"),
     "benchmark_model.py": (["--modes=warp_speed"], 2, "warp_speed"),
     "benchmark_train.py": (["--no_such_flag"], 2, "no_such_flag"),
-    "build_tfrecords.py": ([f"--manifest={MISSING}.csv", "--output_dir={tmp}/shards"], 1,
-                           f"{MISSING}.csv"),
+    # An empty class folder (the test's own empty tmp dir): refused, nothing written.
+    "build_tfrecords.py": (["--manifest_format=folder", "--manifest={tmp}",
+                            "--output_dir={tmp}/shards"], 1, "lists no <class>/<video> files"),
     "compute_fvd.py": ([f"--real={MISSING}.npy", "--generated={tmp}/*.mp4"], 1,
                        f"{MISSING}.npy"),
     "convert_checkpoint.py": (["--source=pytorch_i3d", f"--input={MISSING}.pt",

@@ -152,3 +152,14 @@ def test_ucf101_and_hmdb51_keep_their_own_orders(tmp_path):
     manifest = manifests.read_manifest("hmdb51", hmdb)
     assert manifest.class_names == ["clap", "wave"]
     assert {e.media_id: e.label_index for e in manifest.entries} == {"c": 0, "w": 1}
+
+
+def test_an_empty_manifest_is_refused(tmp_path):
+    # Issue 17: an empty folder or CSV used to "succeed" with empty shards marked finished.
+    (tmp_path / "folder" / "class_a").mkdir(parents=True)
+    with pytest.raises(UserError, match="lists no <class>/<video> files"):
+        manifests.read_manifest("folder", tmp_path / "folder")
+    csv_path = tmp_path / "k.csv"
+    csv_path.write_text("label,youtube_id,time_start,time_end,split\n")
+    with pytest.raises(UserError, match="lists no videos"):
+        manifests.read_manifest("kinetics", csv_path)

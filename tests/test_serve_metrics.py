@@ -87,11 +87,15 @@ def test_report_files(tmp_path):
     summary = json.loads(open(paths["metrics"]).read())
     assert summary["top1"] == pytest.approx(4 / 7) and summary["checkpoint"] == "x"
     image = cv2.imread(paths["confusion_png"])
-    cell, margin = 32, 24
-    assert image.shape == (7 * cell + margin, 7 * cell + margin, 3)
+    top, left, cell = metrics.confusion_layout(7, names)
+    assert cell >= 40 and image.shape[0] >= top + 7 * cell and image.shape[1] >= left + 7 * cell
+    # The names are drawn: dark pixels left of the matrix (row labels) and above it (columns).
+    assert (image[top:top + 7 * cell, :left - 4] < 100).any()
+    assert (image[top - 20:top, left:left + 7 * cell] < 100).any()
 
     def brightness(row, col):
-        return int(image[margin + row * cell + cell // 2, margin + col * cell + cell // 2].sum())
+        # Off the cell's centre, where the printed fraction is.
+        return int(image[top + row * cell + 4, left + col * cell + 4].sum())
 
     # Class 2 is always right (fraction 1: bright yellow); (2, 0) never happens (dark).
     assert brightness(2, 2) > 400 and brightness(2, 0) < 200

@@ -11,9 +11,9 @@ shards.
 
 Test interface (paper sec. 2.5): all frames of each video, 224 centre crop, logits averaged over
 time; two streams: logits added. Writes to --output_dir (per split in split_<s>/ with --splits):
-metrics.json (top-1, top-5, mean class accuracy; fused and per stream), per_class_accuracy.csv,
-confusion.csv, confusion.png (row-normalised heat map), predictions.jsonl (media id, label,
-top-5), logits.npz; with --splits also splits.json (mean and per-split numbers).
+metrics.json (top-1, top-5 unless <= 5 classes, mean class accuracy; fused and per stream),
+per_class_accuracy.csv, confusion.csv, confusion.png (row-normalised heat map with the class
+names), predictions.jsonl (media id, label, top-5), logits.npz; with --splits also splits.json (mean and per-split numbers).
 
 The baselines trained by tools/train.py, in their own test interfaces (Table 1: ConvNet+LSTM 50
 frames, last step; C3D 15 clips of 16 averaged; Two-Stream 25 snapshots averaged; 3D-Fused 25 rgb

@@ -142,34 +142,88 @@ def read_confusion_csv(path: str) -> tuple[list[str], np.ndarray]:
     return names, np.array([[int(v) for v in r[1:]] for r in rows[1:]], np.int64)
 
 
-def confusion_image(confusion: np.ndarray, cell: int | None = None) -> np.ndarray:
+# Class names are drawn for up to this many classes (beyond, the image would be mostly text;
+# confusion.csv has the names).
+MAX_NAMED_CLASSES = 60
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_INK = (0, 0, 0)
+
+
+def _text_width(text: str, scale: float) -> int:
+    return cv2.getTextSize(text, _FONT, scale, 1)[0][0]
+
+
+_TITLE_H, _AXIS_H = 22, 18
+
+
+def _scale(cell: int) -> float:
+    return 0.45 if cell >= 16 else 0.35
+
+
+def confusion_layout(num_classes: int, class_names: Sequence[str] | None = None,
+                     cell: int | None = None) -> tuple[int, int, int]:
+    """(top, left, cell): where `confusion_image` puts the matrix's top-left pixel, and the cell
+    side in px (default: 2-64 px, about 800 px of matrix)."""
+    if cell is None:
+        cell = max(2, min(64, 800 // max(num_classes, 1)))
+    named = class_names is not None and num_classes <= MAX_NAMED_CLASSES
+    label = (max(_text_width(str(n), _scale(cell)) for n in class_names) + 8) if named else 0
+    return _TITLE_H + _AXIS_H + label, max(label, 40), cell
+
+
+def confusion_image(confusion: np.ndarray, class_names: Sequence[str] | None = None,
+                    cell: int | None = None) -> np.ndarray:
     """A heat map of the row-normalised confusion matrix, uint8 BGR `[H, W, 3]`.
 
     Drawn with OpenCV (matplotlib is not a dependency): each cell is a `cell`-px square coloured
     by the fraction of the true class's videos given that prediction (colormap VIRIDIS, 0 dark
     purple, 1 yellow); rows = true class top to bottom, columns = predicted class left to right.
-    Class names are too many to print for 400 classes; the CSV has them.
+    With `class_names` and at most `MAX_NAMED_CLASSES` classes, rows and columns are labelled
+    with the names (columns written bottom-up) and cells of 40 px or more show the fraction; the
+    default cell (16-64 px, ~800 px of matrix) keeps a 2-class matrix readable.
     """
     confusion = np.asarray(confusion, np.float64)
     k = confusion.shape[0]
-    if cell is None:
-        cell = max(1, min(32, 1200 // max(k, 1)))
+    top, left, cell = confusion_layout(k, class_names, cell)
+    named = class_names is not None and k <= MAX_NAMED_CLASSES
+    scale = _scale(cell)
     rows = confusion.sum(axis=1, keepdims=True)
     frac = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
     gray = np.round(frac * 255).astype(np.uint8)
-    gray = np.kron(gray, np.ones((cell, cell), np.uint8))
-    image = cv2.applyColorMap(gray, cv2.COLORMAP_VIRIDIS)
-    margin = 24
-    canvas = np.full((image.shape[0] + margin, image.shape[1] + margin, 3), 255, np.uint8)
-    canvas[margin:, margin:] = image
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(canvas, "pred ->", (margin, 16), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, "true", (0, margin + 12), font, 0.3, (0, 0, 0), 1, cv2.LINE_AA)
+    heat = cv2.applyColorMap(np.kron(gray, np.ones((cell, cell), np.uint8)), cv2.COLORMAP_VIRIDIS)
+    if cell >= 40:
+        for i in range(k):
+            for j in range(k):
+                text = f"{frac[i, j]:.2f}"
+                ink = (0, 0, 0) if gray[i, j] > 150 else (255, 255, 255)
+                x = j * cell + (cell - _text_width(text, scale)) // 2
+                cv2.putText(heat, text, (x, i * cell + cell // 2 + 5), _FONT, scale, ink, 1,
+                            cv2.LINE_AA)
+    names = [str(n) for n in class_names] if named else []
+    label = top - _TITLE_H - _AXIS_H
+    title = f"confusion ({k} classes, rows normalised)"
+    width = max(left + heat.shape[1] + 8, _text_width(title, 0.45) + 8)
+    canvas = np.full((top + heat.shape[0] + 4, width, 3), 255, np.uint8)
+    canvas[top:top + heat.shape[0], left:left + heat.shape[1]] = heat
+    cv2.putText(canvas, title, (4, 15), _FONT, 0.45, _INK, 1, cv2.LINE_AA)
+    cv2.putText(canvas, "predicted ->", (left, _TITLE_H + 13), _FONT, 0.4, _INK, 1, cv2.LINE_AA)
+    cv2.putText(canvas, "true", (2, top - 4), _FONT, 0.4, _INK, 1, cv2.LINE_AA)
+    if named:
+        for i, name in enumerate(names):  # row labels, right-aligned before the matrix
+            y = top + i * cell + cell // 2 + 4
+            cv2.putText(canvas, name, (left - 4 - _text_width(name, scale), y), _FONT, scale,
+                        _INK, 1, cv2.LINE_AA)
+        strip = np.full((cell * k, label, 3), 255, np.uint8)  # column labels, drawn rotated
+        for j, name in enumerate(names):
+            cv2.putText(strip, name, (4, j * cell + cell // 2 + 4), _FONT, scale, _INK, 1,
+                        cv2.LINE_AA)
+        canvas[top - label:top, left:left + cell * k] = np.rot90(strip)
     return canvas
 
 
-def write_confusion_png(confusion: np.ndarray, path: str, cell: int | None = None) -> None:
-    if not cv2.imwrite(path, confusion_image(confusion, cell)):
+def write_confusion_png(confusion: np.ndarray, path: str, cell: int | None = None,
+                        class_names: Sequence[str] | None = None) -> None:
+    if not cv2.imwrite(path, confusion_image(confusion, class_names, cell)):
         raise OSError(f"could not write confusion plot {path}")
 
 
@@ -217,5 +271,5 @@ def write_report(metrics: Metrics, class_names: Sequence[str], output_dir: str,
             acc = metrics.per_class_accuracy[i]
             writer.writerow([i, name, int(support[i]), "" if np.isnan(acc) else f"{acc:.6f}"])
     write_confusion_csv(metrics.confusion, class_names, paths["confusion_csv"])
-    write_confusion_png(metrics.confusion, paths["confusion_png"])
+    write_confusion_png(metrics.confusion, paths["confusion_png"], class_names=class_names)
     return paths
