@@ -26,6 +26,7 @@ BAD_INPUT = {
     "benchmark_long_video.py": (["--no_such_flag"], 2, "no_such_flag"),
     "benchmark_model.py": (["--modes=warp_speed"], 2, "warp_speed"),
     "benchmark_train.py": (["--no_such_flag"], 2, "no_such_flag"),
+    "benchmark_vs_pytorch.py": (["--no_such_flag"], 2, "no_such_flag"),
     # An empty class folder (the test's own empty tmp dir): refused, nothing written.
     "build_tfrecords.py": (["--manifest_format=folder", "--manifest={tmp}",
                             "--output_dir={tmp}/shards"], 1, "lists no <class>/<video> files"),

@@ -24,7 +24,7 @@ import json
 import os
 import time
 
-import kinetics_i3d  # noqa: F401  (TF env defaults: oneDNN on, C++ logs quiet)
+from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
 from absl import app, flags, logging
 import numpy as np
@@ -331,4 +331,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)
