@@ -18,7 +18,8 @@ from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.serve.preprocess import preprocess_rgb
 from kinetics_i3d.train import TrainConfig, Trainer
 from kinetics_i3d.train.inputs import in_memory_dataset_fn
-from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON, checkpoint_key
+from kinetics_i3d.checkpoints.run import CHECKPOINT_SUBDIR, checkpoint_key
+from kinetics_i3d.train.loop import SUMMARY_JSON
 
 # The smallest real I3D: 9 frames fill the 2-step temporal head, 193 px the 7x7 spatial one.
 T, S = 9, 193
@@ -365,7 +366,7 @@ def test_checkpoints_hold_every_weight_and_seed_another_run(tmp_path):
 
 def test_two_stream_fixed_trains_both_stream_classifiers(tmp_path):
     from kinetics_i3d.models import TwoStream2D
-    from kinetics_i3d.train.loop import classifier_layers
+    from kinetics_i3d.checkpoints.run import classifier_layers
 
     model = TwoStream2D(num_classes=3)
     assert classifier_layers(model) == [model.rgb_classifier, model.flow_classifier]
@@ -396,7 +397,7 @@ def test_init_checkpoint_of_another_architecture_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*has no weight 'inception_i3d/"):
         other.restore_or_initialize()
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*a folder without a checkpoint"):
-        from kinetics_i3d.train.loop import run_checkpoint
+        from kinetics_i3d.checkpoints.run import run_checkpoint
 
         run_checkpoint(str(tmp_path))
 

@@ -206,9 +206,11 @@ def _tools(work: str) -> dict:
         frames = _write_video(video, seconds)
         logging.info("evaluate_sample --video over %g s (%d frames)", seconds, frames)
         peak, wall, _ = _peak_rss_of([sys.executable, tool, "--eval_type=rgb",
-                                      f"--rgb_checkpoint={checkpoint}", f"--video={video}"])
+                                      f"--rgb_checkpoint={checkpoint}", f"--video={video}",
+                                      f"--chunk_steps={FLAGS.chunk_steps}"])
         results.append({"what": "evaluate_sample --video", "seconds": seconds, "frames": frames,
-                        "peak_rss_mib": round(peak, 1), "wall_s": round(wall, 1)})
+                        "chunk_steps": FLAGS.chunk_steps, "peak_rss_mib": round(peak, 1),
+                        "wall_s": round(wall, 1)})
     logging.info("SavedModel serving_default on %d frames", export.MAX_FRAMES)
     peak, wall, out = _peak_rss_of([sys.executable, os.path.abspath(__file__),
                                     "--child=saved_model", f"--child_path={saved}"])

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from kinetics_i3d import batch as keys
 from kinetics_i3d import filesystems
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.errors import UserError
@@ -381,11 +382,11 @@ class _Sampler:
         # frame fewer than RGB), so RGB frame t and flow frame t stay aligned after a wrap.
         period = tf.reduce_min(tf.stack([counts[m] for m in self.modalities]))
         out: dict[str, tf.Tensor] = {
-            "label": rec["label"],
-            "label_one_hot": tf.one_hot(rec["label"], self.num_classes, dtype=tf.float32),
-            "label_string": rec["label_string"],
-            "media_id": rec["media_id"],
-            "num_frames": counts.get("rgb", period + 1),
+            keys.LABEL: rec["label"],
+            keys.LABEL_ONE_HOT: tf.one_hot(rec["label"], self.num_classes, dtype=tf.float32),
+            keys.LABEL_STRING: rec["label_string"],
+            keys.MEDIA_ID: rec["media_id"],
+            keys.NUM_FRAMES: counts.get("rgb", period + 1),
         }
         state = None
         if self.train:
@@ -398,8 +399,8 @@ class _Sampler:
                 n = counts[m] if self.max_test_frames is None else tf.minimum(
                     counts[m], self.max_test_frames)
                 frames = decode[m](rec[f"{m}_encoded"][:n], state)
-                out[m] = frames
-                out[f"{m}_num_frames"] = n
+                out[keys.frames_key(m)] = frames
+                out[keys.num_frames_key(m)] = n
             return out
         s = self.sampling
         if self.train:
@@ -412,17 +413,18 @@ class _Sampler:
             frames = decode[m](tf.gather(rec[f"{m}_encoded"], tf.reshape(idx, [-1])), state)
             layout = self.layouts[m]
             channels = get_modality(m).channels
-            out[m] = tf.reshape(frames, list(layout) + [self.crop_size, self.crop_size, channels])
+            out[keys.frames_key(m)] = tf.reshape(
+                frames, list(layout) + [self.crop_size, self.crop_size, channels])
             if not self.train:
-                out[f"{m}_num_frames"] = tf.constant(layout[0], tf.int32)
+                out[keys.num_frames_key(m)] = tf.constant(layout[0], tf.int32)
         return out
 
 
 def _add_masks(batch: dict[str, tf.Tensor], modalities: tuple[str, ...]) -> dict[str, tf.Tensor]:
     batch = dict(batch)
     for m in modalities:
-        batch[f"{m}_mask"] = tf.sequence_mask(batch[f"{m}_num_frames"],
-                                              maxlen=tf.shape(batch[m])[1])
+        batch[keys.mask_key(m)] = tf.sequence_mask(batch[keys.num_frames_key(m)],
+                                                   maxlen=tf.shape(batch[keys.frames_key(m)])[1])
     return batch
 
 

@@ -29,9 +29,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from kinetics_i3d import batch as keys
 from kinetics_i3d import models
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.data.interfaces import get_interface
+from kinetics_i3d.checkpoints.run import CHECKPOINT_CHOICES, find_trainer_checkpoint  # noqa: F401
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.progress import Progress
 from kinetics_i3d.serve import metrics, streams
@@ -86,8 +88,9 @@ def shard_videos(patterns: str | Sequence[str], modalities: Sequence[str],
                       max_test_frames=max_frames, **dataset_kwargs)
     with label_errors_as_user_errors():
         for batch in ds.as_numpy_iterator():
-            frames = {m: batch[m][0, :int(batch[f"{m}_num_frames"][0])] for m in modalities}
-            yield TestVideo(batch["media_id"][0].decode(), int(batch["label"][0]), frames)
+            frames = {m: batch[keys.frames_key(m)][0, :int(batch[keys.num_frames_key(m)][0])]
+                      for m in modalities}
+            yield TestVideo(batch[keys.MEDIA_ID][0].decode(), int(batch[keys.LABEL][0]), frames)
 
 
 def loop_to(frames: np.ndarray, min_frames: int) -> np.ndarray:
@@ -285,33 +288,6 @@ def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | 
 
 # ------------------------------------------------------------------ the baselines (Table 1)
 BASELINES = ("convnet_lstm", "c3d", "two_stream", "fused_two_stream")
-CHECKPOINT_CHOICES = ("auto", "best", "latest")
-
-
-def find_trainer_checkpoint(model_dir: str, which: str = "auto") -> str:
-    """The checkpoint prefix a trainer `--model_dir` holds (`kinetics_i3d.train.loop`).
-
-    which: "latest" (newest of `<model_dir>/ckpt`), "best" (`<model_dir>/best`, the lowest
-      validation loss), "auto" (best if there is one, else latest), or a checkpoint prefix.
-    Raises `FileNotFoundError` naming the directory when there is no such checkpoint.
-    """
-    from kinetics_i3d.train.loop import BEST_SUBDIR, CHECKPOINT_SUBDIR
-
-    if which not in CHECKPOINT_CHOICES:
-        from kinetics_i3d.checkpoints import resolve_checkpoint
-
-        return resolve_checkpoint(which, "checkpoint")  # a prefix, .index/.data-* or folder
-    subdirs = {"best": [BEST_SUBDIR], "latest": [CHECKPOINT_SUBDIR],
-               "auto": [BEST_SUBDIR, CHECKPOINT_SUBDIR]}[which]
-    for sub in subdirs:
-        latest = tf.train.latest_checkpoint(os.path.join(model_dir, sub))
-        if latest:
-            from kinetics_i3d.checkpoints import resolve_checkpoint
-
-            return resolve_checkpoint(latest, "model_dir")  # names a missing .data file
-    raise FileNotFoundError(
-        f"--model_dir={model_dir!r} holds no trainer checkpoint in "
-        f"{' or '.join(os.path.join(model_dir, d) for d in subdirs)} (--checkpoint={which})")
 
 
 def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
@@ -320,7 +296,7 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
     """A registry model (`kinetics_i3d.models.build`) with the weights of a trainer run.
 
     Only the model's weights are read: the trainer saves them under "model" keyed by Keras path
-    (`kinetics_i3d.train.loop.model_weights`); its optimizer, step and schedule are ignored.
+    (`kinetics_i3d.checkpoints.run.model_weights`); its optimizer, step and schedule are ignored.
     Every weight of the model must be in the checkpoint with the same shape. Returns (model,
     checkpoint prefix).
 
@@ -336,8 +312,8 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
       streams.ClassCountError: the checkpoint has another class count than `num_classes`.
       ValueError: the checkpoint is not one of `model_name` (missing or mis-shaped weights).
     """
-    from kinetics_i3d.train.loop import (MODEL_KEY, checkpoint_key, classifier_layers,
-                                         model_weights)
+    from kinetics_i3d.checkpoints.run import (MODEL_KEY, checkpoint_key, classifier_layers,
+                                              model_weights)
 
     if model_name not in BASELINES:
         raise UserError(f"--model={model_name!r}: expected one of {BASELINES} (or i3d)")
@@ -391,13 +367,13 @@ def model_inputs(batch: dict[str, np.ndarray], model_name: str) -> np.ndarray | 
     """
     interface = get_interface(model_name)
     for m in interface.modalities:
-        mask = batch.get(f"{m}_mask")
+        mask = batch.get(keys.mask_key(m))
         if mask is not None and not np.all(mask):
             raise ValueError(f"{model_name} test batch has padded {m} entries (mask false); "
                              f"its interface has a fixed layout, padding is not expected")
     if interface.modalities == ("rgb",):
-        return batch["rgb"]
-    return {m: batch[m] for m in interface.modalities}
+        return batch[keys.frames_key("rgb")]
+    return {m: batch[keys.frames_key(m)] for m in interface.modalities}
 
 
 def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
@@ -442,9 +418,9 @@ def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
             if logits["joint"].shape[-1] != num_classes:
                 raise ValueError(f"{model_name} gives {logits['joint'].shape[-1]} logits; the "
                                  f"label map has {num_classes} classes")
-            for i in range(len(batch["label"])):
-                media_id = batch["media_id"][i].decode()
-                label = int(batch["label"][i])
+            for i in range(len(batch[keys.LABEL])):
+                media_id = batch[keys.MEDIA_ID][i].decode()
+                label = int(batch[keys.LABEL][i])
                 media_ids.append(media_id)
                 labels.append(label)
                 fused.append(logits["joint"][i])
@@ -453,7 +429,7 @@ def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
                 if out:
                     rec = metrics.prediction_record(media_id, label, logits["joint"][i],
                                                     class_names, k=top_k)
-                    stored = int(batch["num_frames"][i])
+                    stored = int(batch[keys.NUM_FRAMES][i])
                     rec["num_frames"] = stored
                     rec["looped"] = stored - int(uses_flow) < required
                     if per_stream:

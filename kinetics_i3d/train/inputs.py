@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from kinetics_i3d import batch as keys
 from kinetics_i3d.train.config import TrainConfig
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
@@ -87,9 +88,10 @@ def training_interface(config: TrainConfig):
 
 
 def _to_model_inputs(batch: dict, streams: tuple[str, ...], single: bool, squeeze: bool):
-    tensors = {s: (tf.squeeze(batch[s], axis=1) if squeeze else batch[s]) for s in streams}
+    tensors = {s: batch[keys.frames_key(s)] for s in streams}
+    tensors = {s: (tf.squeeze(t, axis=1) if squeeze else t) for s, t in tensors.items()}
     inputs = tensors[streams[0]] if single else tensors
-    return inputs, batch["label"]
+    return inputs, batch[keys.LABEL]
 
 
 def shards_dataset_fns(config: TrainConfig, global_batch: int

@@ -26,6 +26,9 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import models
+from kinetics_i3d.checkpoints.run import (  # the run format's home (read without the trainer)
+    BEST_SUBDIR, CHECKPOINT_SUBDIR, MODEL_KEY, RELEASED_SUBDIR, classifier_layer,
+    classifier_layers, model_weights, restore_run_weights, run_checkpoint)
 from kinetics_i3d.data.reader import label_errors_as_user_errors
 from kinetics_i3d.progress import format_seconds
 from kinetics_i3d.train import strategy as strategy_lib
@@ -34,10 +37,6 @@ from kinetics_i3d.train.schedule import PlateauSchedule, StepSchedule
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 SUMMARY_JSON = "train_summary.json"
-CHECKPOINT_SUBDIR = "ckpt"
-BEST_SUBDIR = "best"
-RELEASED_SUBDIR = "released"
-MODEL_KEY = "model"  # the model's weights in the trainer's checkpoints
 
 
 def build_model(config: TrainConfig) -> keras.Model:
@@ -60,32 +59,6 @@ def build_model(config: TrainConfig) -> keras.Model:
     return model
 
 
-def classifier_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The last, class-scoring layer(s): I3D's `Logits/Conv3d_0c_1x1` (`model.head.logits`), a
-    model's `classifier` (C3D, ConvNet+LSTM, 3D-Fused), or Two-Stream's `rgb_classifier` and
-    `flow_classifier` (one per stream, Table 4 'Fixed' trains both)."""
-    head = getattr(model, "head", None)
-    if head is not None and getattr(head, "logits", None) is not None:
-        return [head.logits]
-    layer = getattr(model, "classifier", None)
-    if isinstance(layer, keras.layers.Layer):
-        return [layer]
-    streams = [getattr(model, f"{s}_classifier", None) for s in ("rgb", "flow")]
-    if all(isinstance(layer, keras.layers.Layer) for layer in streams):
-        return streams
-    raise ValueError(f"--finetune_mode=fixed: cannot find the classifier of {model.name} "
-                     f"(expected model.head.logits, model.classifier or "
-                     f"model.rgb_classifier/flow_classifier)")
-
-
-def classifier_layer(model: keras.Model) -> keras.layers.Layer:
-    """The single classifier of `model` (`classifier_layers`); raises for two-classifier models."""
-    layers = classifier_layers(model)
-    if len(layers) != 1:
-        raise ValueError(f"{model.name} has {len(layers)} classifiers; use classifier_layers")
-    return layers[0]
-
-
 def freeze_all_but(model: keras.Model,
                    keep: keras.layers.Layer | list[keras.layers.Layer]) -> None:
     """Sets `trainable=False` on every layer of `model` except `keep` (one layer or a list) and
@@ -106,62 +79,6 @@ def freeze_all_but(model: keras.Model,
             else:
                 child.trainable = False
     walk(model)
-
-
-def model_weights(model: keras.Model) -> dict[str, keras.Variable]:
-    """Every weight of `model` (trainable and BatchNorm statistics) keyed by its Keras path.
-
-    What the trainer's checkpoints save as `model`: `tf.train.Checkpoint(model=model)` does not
-    reach layers a Keras 3 model holds in Python lists (I3D's trunk, C3D's convs, Inception-v1's
-    towers), so it would save only the classifier.
-    """
-    weights = {}
-    for variable in model.weights:
-        if variable.path in weights:
-            raise ValueError(f"{model.name}: two weights share the path {variable.path!r}")
-        weights[variable.path] = variable
-    return weights
-
-
-def checkpoint_key(path: str) -> str:
-    """The key `tf.train.Checkpoint(model=model_weights(m))` stores the weight `path` under
-    (TF escapes '.' as '..' and '/' as '.S' in object names)."""
-    name = path.replace(".", "..").replace("/", ".S")
-    return f"{MODEL_KEY}/{name}/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def run_checkpoint(path: str) -> str | None:
-    """The trainer checkpoint `path` names, or None when it is another kind (released layout,
-    TF-slim). A folder (a run's `<model_dir>/ckpt` or `<model_dir>/best`) gives its newest;
-    `.index` / `.data-*` files their prefix (`checkpoints.resolve_checkpoint`)."""
-    from kinetics_i3d.checkpoints import resolve_checkpoint
-
-    path = resolve_checkpoint(path, "init_checkpoint")
-    keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-    return path if any(key.startswith(MODEL_KEY + "/") for key in keys) else None
-
-
-def restore_run_weights(model: keras.Model, prefix: str) -> str:
-    """Loads the weights of another run's trainer checkpoint `prefix` into `model` (same
-    architecture). Same class count: everything ("all"); otherwise (a Kinetics-400 run
-    fine-tuned on UCF-101, Table 4) all but the classifier(s), which keep their fresh
-    initialisation ("trunk"). Raises naming a weight the checkpoint lacks."""
-    shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    weights = model_weights(model)
-    head = {v.path for layer in classifier_layers(model) for v in layer.weights}
-    same_head = all(shapes.get(checkpoint_key(p)) == list(weights[p].shape) for p in head)
-    subset = {p: v for p, v in weights.items() if same_head or p not in head}
-    missing = [p for p in subset if checkpoint_key(p) not in shapes]
-    if missing:
-        raise ValueError(f"--init_checkpoint={prefix!r} has no weight {missing[0]!r} of "
-                         f"--model={model.name} ({len(missing)} missing): not a run of this "
-                         f"architecture?")
-    status = tf.train.Checkpoint(**{MODEL_KEY: subset}).restore(prefix)
-    status.expect_partial().assert_existing_objects_matched()
-    logging.info("init: restored %d of %d weights from run checkpoint %s%s", len(subset),
-                 len(weights), prefix,
-                 "" if same_head else " (different class count: classifier freshly initialised)")
-    return "all" if same_head else "trunk"
 
 
 def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:

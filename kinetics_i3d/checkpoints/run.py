@@ -1,0 +1,127 @@
+"""Trainer-run checkpoints: their layout on disk and how to read them (the format's one home).
+
+A run's `--model_dir` holds `ckpt/` (the newest checkpoints: step, optimizer, schedule and the
+model), `best/` (the lowest validation loss so far) and, for I3D, `released/model.ckpt` (the
+weights in DeepMind's layout). The model's weights are saved under `MODEL_KEY` keyed by Keras
+path (`model_weights`: `tf.train.Checkpoint(model=model)` would miss layers Keras 3 keeps in
+Python lists), so any reader can restore them without the trainer (`checkpoint_key`).
+
+Written by the trainer (`kinetics_i3d.train.loop.Trainer`), read by `--init_checkpoint`
+(`restore_run_weights`) and by evaluation (`find_trainer_checkpoint`,
+`kinetics_i3d.serve.evaluate.load_trained_model`); neither reader imports the trainer.
+"""
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from kinetics_i3d.checkpoints.paths import resolve_checkpoint
+
+CHECKPOINT_SUBDIR = "ckpt"
+BEST_SUBDIR = "best"
+RELEASED_SUBDIR = "released"
+MODEL_KEY = "model"  # the model's weights in the trainer's checkpoints
+CHECKPOINT_CHOICES = ("auto", "best", "latest")
+
+
+def classifier_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The last, class-scoring layer(s): I3D's `Logits/Conv3d_0c_1x1` (`model.head.logits`), a
+    model's `classifier` (C3D, ConvNet+LSTM, 3D-Fused), or Two-Stream's `rgb_classifier` and
+    `flow_classifier` (one per stream, Table 4 'Fixed' trains both)."""
+    head = getattr(model, "head", None)
+    if head is not None and getattr(head, "logits", None) is not None:
+        return [head.logits]
+    layer = getattr(model, "classifier", None)
+    if isinstance(layer, keras.layers.Layer):
+        return [layer]
+    streams = [getattr(model, f"{s}_classifier", None) for s in ("rgb", "flow")]
+    if all(isinstance(layer, keras.layers.Layer) for layer in streams):
+        return streams
+    raise ValueError(f"--finetune_mode=fixed: cannot find the classifier of {model.name} "
+                     f"(expected model.head.logits, model.classifier or "
+                     f"model.rgb_classifier/flow_classifier)")
+
+
+def classifier_layer(model: keras.Model) -> keras.layers.Layer:
+    """The single classifier of `model` (`classifier_layers`); raises for two-classifier models."""
+    layers = classifier_layers(model)
+    if len(layers) != 1:
+        raise ValueError(f"{model.name} has {len(layers)} classifiers; use classifier_layers")
+    return layers[0]
+
+
+def model_weights(model: keras.Model) -> dict[str, keras.Variable]:
+    """Every weight of `model` (trainable and BatchNorm statistics) keyed by its Keras path.
+
+    What the trainer's checkpoints save as `model`: `tf.train.Checkpoint(model=model)` does not
+    reach layers a Keras 3 model holds in Python lists (I3D's trunk, C3D's convs, Inception-v1's
+    towers), so it would save only the classifier.
+    """
+    weights = {}
+    for variable in model.weights:
+        if variable.path in weights:
+            raise ValueError(f"{model.name}: two weights share the path {variable.path!r}")
+        weights[variable.path] = variable
+    return weights
+
+
+def checkpoint_key(path: str) -> str:
+    """The key `tf.train.Checkpoint(model=model_weights(m))` stores the weight `path` under
+    (TF escapes '.' as '..' and '/' as '.S' in object names)."""
+    name = path.replace(".", "..").replace("/", ".S")
+    return f"{MODEL_KEY}/{name}/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def run_checkpoint(path: str) -> str | None:
+    """The trainer checkpoint `path` names, or None when it is another kind (released layout,
+    TF-slim). A folder (a run's `<model_dir>/ckpt` or `<model_dir>/best`) gives its newest;
+    `.index` / `.data-*` files their prefix (`checkpoints.resolve_checkpoint`)."""
+    path = resolve_checkpoint(path, "init_checkpoint")
+    keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    return path if any(key.startswith(MODEL_KEY + "/") for key in keys) else None
+
+
+def restore_run_weights(model: keras.Model, prefix: str) -> str:
+    """Loads the weights of another run's trainer checkpoint `prefix` into `model` (same
+    architecture). Same class count: everything ("all"); otherwise (a Kinetics-400 run
+    fine-tuned on UCF-101, Table 4) all but the classifier(s), which keep their fresh
+    initialisation ("trunk"). Raises naming a weight the checkpoint lacks."""
+    shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    weights = model_weights(model)
+    head = {v.path for layer in classifier_layers(model) for v in layer.weights}
+    same_head = all(shapes.get(checkpoint_key(p)) == list(weights[p].shape) for p in head)
+    subset = {p: v for p, v in weights.items() if same_head or p not in head}
+    missing = [p for p in subset if checkpoint_key(p) not in shapes]
+    if missing:
+        raise ValueError(f"--init_checkpoint={prefix!r} has no weight {missing[0]!r} of "
+                         f"--model={model.name} ({len(missing)} missing): not a run of this "
+                         f"architecture?")
+    status = tf.train.Checkpoint(**{MODEL_KEY: subset}).restore(prefix)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("init: restored %d of %d weights from run checkpoint %s%s", len(subset),
+                 len(weights), prefix,
+                 "" if same_head else " (different class count: classifier freshly initialised)")
+    return "all" if same_head else "trunk"
+
+
+def find_trainer_checkpoint(model_dir: str, which: str = "auto") -> str:
+    """The checkpoint prefix a trainer `--model_dir` holds.
+
+    which: "latest" (newest of `<model_dir>/ckpt`), "best" (`<model_dir>/best`, the lowest
+      validation loss), "auto" (best if there is one, else latest), or a checkpoint prefix.
+    Raises `FileNotFoundError` naming the directory when there is no such checkpoint.
+    """
+    if which not in CHECKPOINT_CHOICES:
+        return resolve_checkpoint(which, "checkpoint")  # a prefix, .index/.data-* or folder
+    subdirs = {"best": [BEST_SUBDIR], "latest": [CHECKPOINT_SUBDIR],
+               "auto": [BEST_SUBDIR, CHECKPOINT_SUBDIR]}[which]
+    for sub in subdirs:
+        latest = tf.train.latest_checkpoint(os.path.join(model_dir, sub))
+        if latest:
+            return resolve_checkpoint(latest, "model_dir")  # names a missing .data file
+    raise FileNotFoundError(
+        f"--model_dir={model_dir!r} holds no trainer checkpoint in "
+        f"{' or '.join(os.path.join(model_dir, d) for d in subdirs)} (--checkpoint={which})")
