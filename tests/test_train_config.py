@@ -196,7 +196,8 @@ def test_tool_trains_evaluates_and_checkpoints(tmp_path):
     import tensorflow as tf
 
     from kinetics_i3d.ingest.sequence import make_sequence_example
-    from kinetics_i3d.train.loop import CHECKPOINT_SUBDIR, SUMMARY_JSON, checkpoint_key
+    from kinetics_i3d.checkpoints.run import CHECKPOINT_SUBDIR, checkpoint_key
+    from kinetics_i3d.train.loop import SUMMARY_JSON
 
     rng = np.random.default_rng(0)
     shard = tmp_path / "train-00000-of-00001.tfrecord"
