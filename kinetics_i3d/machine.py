@@ -92,3 +92,43 @@ def describe(info: dict) -> str:
     return (f"{info['cpu_model']}, {isa} ({' '.join(info['cpu_flags'])}), "
             f"{info['usable_cpus']} CPUs; oneDNN {'on' if info['onednn'] else 'off'}; "
             f"TF threads {', '.join(threads)}; load {info['load_avg'][0]:.2f}")
+
+
+def cpu_line() -> str:
+    """The CPU in one line without importing TensorFlow (benchmarks that never load it), e.g.
+    "AMD EPYC, AVX-512, 2 CPUs, load 0.52"."""
+    model, flags = _cpuinfo()
+    return f"{model}, {vector_isa(flags)}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+
+
+def rss_mib(field: str = "VmRSS") -> float:
+    """This process's memory from /proc/self/status in MiB: `field` "VmRSS" (now) or "VmHWM"
+    (peak since start or since `reset_peak_rss`); NaN where /proc is absent."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Resets the peak (VmHWM) to the current RSS (Linux >= 4.0); False where that is refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib(reset: bool) -> float:
+    """The peak RSS in MiB: since the last `reset_peak_rss` when `reset` (what it returned), else
+    since the process started (`ru_maxrss`)."""
+    import resource
+
+    if reset:
+        return rss_mib("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -16,7 +16,6 @@ the peak). Flat across lengths means bounded memory; the whole 10-min video as u
 """
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+from kinetics_i3d import machine as machine_lib  # noqa: E402
 
 from absl import flags
 
@@ -38,26 +38,6 @@ flags.DEFINE_string("output_json", None, "Write the results here.")
 flags.DEFINE_string("child", None, "Internal: stream this file and print peak memory as JSON.")
 
 FPS = 25
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU cores ({model}), load {os.getloadavg()[0]:.1f}"
-
-
-def _rss_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def _decode_pyav(path: str) -> int:
@@ -124,14 +104,14 @@ def _child(path: str) -> dict:
     from kinetics_i3d.ingest import video
 
     frames = video.VideoFrames(path, fps=FPS, short_side=FLAGS.size)
-    baseline = _rss_mib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # Linux >= 4.0: reset VmHWM to the current RSS
+    baseline = machine_lib.rss_mib("VmRSS")
+    if not machine_lib.reset_peak_rss():
+        raise RuntimeError("/proc/self/clear_refs refused: cannot measure the peak from here")
     start = time.perf_counter()
     count = sum(1 for image in frames if image.size)
     seconds = time.perf_counter() - start
     return {"frames": count, "baseline_mib": baseline,
-            "peak_above_baseline_mib": _rss_mib("VmHWM") - baseline, "seconds": seconds}
+            "peak_above_baseline_mib": machine_lib.rss_mib("VmHWM") - baseline, "seconds": seconds}
 
 
 def main(argv):
@@ -139,7 +119,7 @@ def main(argv):
     if FLAGS.child:
         print(json.dumps(_child(FLAGS.child)))
         return
-    results = {"machine": _machine(), "speed": _speed(FLAGS.videos_dir), "memory": []}
+    results = {"machine": machine_lib.cpu_line(), "speed": _speed(FLAGS.videos_dir), "memory": []}
     print(f"# decode speed, {results['machine']}")
     print(f"{'clip':<24}{'frames':>8}{'PyAV f/s':>10}{'OpenCV f/s':>12}{'ratio':>7}")
     for row in results["speed"]:

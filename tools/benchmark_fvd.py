@@ -14,12 +14,12 @@ network is not installed.
 """
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+from kinetics_i3d import machine as machine_lib  # noqa: E402
 
 from absl import flags, logging
 
@@ -52,23 +52,6 @@ def _videos(n: int):
         yield rng.integers(0, 256, shape, dtype=np.uint8)
 
 
-def _rss_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # Linux >= 4.0: reset VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
-
-
 def _throughput(model) -> list[dict]:
     from kinetics_i3d.serve import fvd
 
@@ -91,13 +74,12 @@ def _child() -> dict:
 
     model = _model()
     fvd.embed(_videos(fvd.REFERENCE_BATCH_SIZE), model=model)  # trace + allocate once
-    baseline = _rss_mib("VmRSS")
-    reset = _reset_peak()
+    baseline = machine_lib.rss_mib("VmRSS")
+    reset = machine_lib.reset_peak_rss()
     start = time.perf_counter()
     emb = fvd.embed(_videos(FLAGS.child_n), model=model)
     wall = time.perf_counter() - start
-    peak = (_rss_mib("VmHWM") if reset
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = machine_lib.peak_rss_mib(reset)
     return {"n": FLAGS.child_n, "embeddings": list(emb.shape), "baseline_rss_mib": round(baseline),
             "peak_rss_mib": round(peak), "peak_above_baseline_mib": round(peak - baseline),
             "peak_reset": reset, "wall_s": round(wall, 1),
@@ -121,7 +103,7 @@ def main(argv):
     if FLAGS.child_n:
         print(json.dumps(_child()))
         return
-    from kinetics_i3d import machine as machine_lib
+
 
     machine = machine_lib.machine_info()
     throughput = _throughput(_model())

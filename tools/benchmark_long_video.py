@@ -22,12 +22,12 @@ not with T.
 """
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
+from kinetics_i3d import machine as machine_lib  # noqa: E402
 
 from absl import flags, logging
 
@@ -50,23 +50,6 @@ flags.DEFINE_float("child_seconds", 10.0, "Internal: duration for --child.")
 FPS = 25
 
 
-def _rss_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # Linux >= 4.0: reset VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
-
-
 def _synthetic_frames(num_frames: int, size: int):
     import numpy as np
 
@@ -79,7 +62,6 @@ def _child() -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from kinetics_i3d import machine
     from kinetics_i3d.models import InceptionI3d
     from kinetics_i3d.serve import chunked
 
@@ -90,8 +72,8 @@ def _child() -> dict:
     warm = 16 * 8
     list(runner.mixed_5c(_synthetic_frames(warm, size), warm))  # trace + allocate once
     model(np.zeros((1, warm, size, size, 3), np.float32), training=False)
-    baseline = _rss_mib("VmRSS")
-    reset = _reset_peak()
+    baseline = machine_lib.rss_mib("VmRSS")
+    reset = machine_lib.reset_peak_rss()
     start = time.perf_counter()
     if FLAGS.child == "chunked":
         pooled = runner.pooled_features(_synthetic_frames(num_frames, size), num_frames)
@@ -100,7 +82,7 @@ def _child() -> dict:
         out = runner._trunk(tf.constant(video[None]))  # one pass over the whole video
         pooled = out.numpy().mean(axis=(0, 1, 2, 3))
     elapsed = time.perf_counter() - start
-    peak = _rss_mib("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = machine_lib.peak_rss_mib(reset)
     return {
         "method": FLAGS.child,
         "seconds": FLAGS.child_seconds,
@@ -114,7 +96,7 @@ def _child() -> dict:
         "wall_s": round(elapsed, 2),
         "frames_per_s": round(num_frames / elapsed, 1),
         "feature_norm": float(np.linalg.norm(pooled)),
-        "machine": machine.machine_info(),
+        "machine": machine_lib.machine_info(),
     }
 
 
@@ -222,19 +204,6 @@ def _tools(work: str) -> dict:
     return {"size": 224, "results": results}
 
 
-def _machine() -> str:
-    import platform
-
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at start"
-
-
 def main(argv):
     del argv
     if FLAGS.child == "saved_model":
@@ -246,7 +215,7 @@ def main(argv):
     if FLAGS.tools:
         import tempfile
 
-        machine = _machine()
+        machine = machine_lib.cpu_line()
         if FLAGS.work_dir:
             os.makedirs(FLAGS.work_dir, exist_ok=True)
             report = _tools(FLAGS.work_dir)
@@ -277,11 +246,10 @@ def main(argv):
         logging.info("running %s over %.0f s (%d frames) at %dx%d", method, seconds,
                      round(seconds * FPS), FLAGS.size, FLAGS.size)
         results.append(_run(method, seconds))
-    from kinetics_i3d import machine
 
     header = f"{'method':8} {'video':>7} {'frames':>7} {'peak RSS':>9} {'above base':>10} " \
              f"{'wall s':>7} {'frames/s':>8}"
-    print(f"machine: {machine.describe(results[0]['machine'])}")
+    print(f"machine: {machine_lib.describe(results[0]['machine'])}")
     print(header)
     for r in results:
         print(f"{r['method']:8} {r['seconds']:6.0f}s {r['frames']:7d} {r['peak_rss_mib']:8.0f}M "
