@@ -209,6 +209,15 @@ def test_embed_rejects_out_of_range_and_mixed_lengths(random_model):
         F.embed(mixed, model=random_model, batch_size=1)
 
 
+def test_embed_progress_writes_no_escape_codes_to_a_redirected_stdout(random_model, capfd):
+    # Keras' Progbar wrote ANSI colour codes and backspaces to stdout even when redirected,
+    # into compute_fvd's output; kinetics_i3d.progress keeps stdout clean (lines on stderr).
+    F.embed(tiny_videos(2, 9, 0), model=random_model, batch_size=1, progress=True)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "\x1b" not in err and "\b" not in err
+
+
 def test_unreadable_or_flow_checkpoints_are_user_errors(tmp_path):
     with pytest.raises(UserError, match=r"no checkpoint there \(.*nothing\.index does not exist"):
         F.load_model(str(tmp_path / "nothing"))

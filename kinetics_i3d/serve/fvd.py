@@ -31,13 +31,13 @@ import glob
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from kinetics_i3d.errors import UserError
+from kinetics_i3d.progress import Progress
 from kinetics_i3d.preprocessing import CROP_SIZE, center_crop_tf, resize_short_side_tf
 
 # The reference's preprocess(videos, target_resolution=(224, 224)): I3D's input size.
@@ -258,9 +258,10 @@ def _embed_eager(videos, model, preprocessing: str, batch_size: int, name: str,
     step = _embed_step(model, preprocessing)
     if total is None and hasattr(videos, "shape") and len(videos.shape) == 5:
         total = int(videos.shape[0])
-    progbar = (tf.keras.utils.Progbar(total, unit_name="video", stateful_metrics=["videos/s"])
-               if progress else None)
-    out, count, frames, start = [], 0, None, time.perf_counter()
+    # Not tf.keras.utils.Progbar: it writes ANSI codes to stdout even when redirected (see
+    # kinetics_i3d/progress.py).
+    progbar = Progress(f"embed {name}", total) if progress else None
+    out, count, frames = [], 0, None
     for batch in _batches(videos, batch_size):
         where = f"{name} {count}..{count + len(batch) - 1}"
         check_videos(batch, where)
@@ -272,7 +273,9 @@ def _embed_eager(videos, model, preprocessing: str, batch_size: int, name: str,
         out.append(step(batch).numpy())
         count += len(batch)
         if progbar is not None:
-            progbar.update(count, [("videos/s", count / max(time.perf_counter() - start, 1e-9))])
+            progbar.update(count)
+    if progbar is not None:
+        progbar.close()
     if count == 0:
         raise UserError(f"{name}: no videos")
     return np.concatenate(out).astype(np.float32), int(frames)
@@ -320,7 +323,7 @@ def embed(videos, model=None, preprocessing: str = "reference",
         pretrained Kinetics-400 network; `load_model(checkpoint)` for another).
       preprocessing: one of `PREPROCESSINGS` (see `preprocess`).
       batch_size: videos per forward pass; does not change the result beyond float rounding.
-      progress: show a progress bar (eager only).
+      progress: report progress with rate and ETA on stderr (eager only).
       name: names the input in errors.
 
     Returns:
