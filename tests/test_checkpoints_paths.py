@@ -41,6 +41,27 @@ def test_index_data_folder_and_prefix_load_the_same_checkpoint(checkpoint):
             np.testing.assert_array_equal(restored[name], values[name])
 
 
+def test_folder_with_one_index_and_no_checkpoint_file_is_that_checkpoint(checkpoint, tmp_path):
+    # What the trainer's `released/` folder, the pretrained() cache and convert_checkpoint.py's
+    # output hold: one prefix, no `checkpoint` file. Unambiguous, so the folder names it.
+    prefix, _ = checkpoint
+    folder = tmp_path / "released"
+    folder.mkdir()
+    for f in (".index", ".data-00000-of-00001"):
+        shutil.copy(prefix + f, str(folder / "model.ckpt") + f)
+    expected = str(folder / "model.ckpt")
+    assert resolve_checkpoint(str(folder)) == expected
+    assert resolve_checkpoint(str(folder) + "/", "rgb_checkpoint") == expected
+    # Two prefixes and no `checkpoint` file: ambiguous, one line listing both.
+    for f in (".index", ".data-00000-of-00001"):
+        shutil.copy(prefix + f, str(folder / "other.ckpt") + f)
+    with pytest.raises(CheckpointNotFoundError) as err:
+        resolve_checkpoint(str(folder), "rgb_checkpoint")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"--rgb_checkpoint='{folder}'")
+    assert "2 checkpoints" in message and "model.ckpt" in message and "other.ckpt" in message
+
+
 def test_missing_data_file_is_one_line_naming_it(checkpoint, tmp_path):
     prefix, _ = checkpoint
     copy = str(tmp_path / "model.ckpt")
@@ -59,8 +80,11 @@ def test_missing_data_file_is_one_line_naming_it(checkpoint, tmp_path):
     # Nothing at all, and a folder that is not a checkpoint folder.
     with pytest.raises(FileNotFoundError, match=r"nowhere\.index does not exist"):
         resolve_checkpoint(str(tmp_path / "nowhere"))
-    with pytest.raises(UserError, match="a folder without a checkpoint"):
-        resolve_checkpoint(str(tmp_path))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match=r"no checkpoint in the folder \(no 'checkpoint' file, "
+                                         r"no \*\.index file\)"):
+        resolve_checkpoint(str(empty))
 
 
 def test_tool_prints_the_missing_data_file_as_one_error_line(checkpoint, tmp_path):

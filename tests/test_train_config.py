@@ -57,11 +57,11 @@ def test_valid_config_passes(shard, tmp_path):
 
 def test_init_checkpoint_may_be_a_runs_checkpoint_folder(shard, tmp_path):
     """A run's `<model_dir>/ckpt` (a folder with TF's `checkpoint` index file) is accepted; a
-    folder without one is refused naming the flag."""
+    folder without a checkpoint is refused naming the flag."""
     folder = tmp_path / "kinetics" / "ckpt"
     folder.mkdir(parents=True)
     with pytest.raises(ValueError,
-                       match=r"--init_checkpoint=.*ckpt'.*a folder without a checkpoint"):
+                       match=r"--init_checkpoint=.*ckpt'.*no checkpoint in the folder"):
         validate(_config(shard, tmp_path, init_checkpoint=str(folder)))
     (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*names no checkpoint that exists"):

@@ -396,7 +396,7 @@ def test_init_checkpoint_of_another_architecture_is_refused(tmp_path):
                             init_checkpoint=str(tmp_path / "src" / CHECKPOINT_SUBDIR)))
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*has no weight 'inception_i3d/"):
         other.restore_or_initialize()
-    with pytest.raises(ValueError, match=r"--init_checkpoint=.*a folder without a checkpoint"):
+    with pytest.raises(ValueError, match=r"--init_checkpoint=.*no checkpoint in the folder"):
         from kinetics_i3d.checkpoints.run import run_checkpoint
 
         run_checkpoint(str(tmp_path))

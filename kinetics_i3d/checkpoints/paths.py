@@ -7,6 +7,9 @@ folder. `resolve_checkpoint` accepts:
   - `P.index` or `P.data-NNNNN-of-NNNNN`: taken as `P`;
   - a folder holding a `checkpoint` file (a trainer's `<model_dir>/ckpt`, a `tf.train.Checkpoint`
     manager's folder): its newest prefix (`tf.train.latest_checkpoint`);
+  - a folder without a `checkpoint` file holding exactly one `*.index` (the trainer's
+    `released/`, the `pretrained()` cache, convert_checkpoint.py's output): that prefix; with
+    several `*.index` files it is ambiguous, and the error lists them;
 and checks that `P.index` and every `P.data-*` shard the index names exist, raising a one-line
 `UserError` naming the missing file otherwise (TensorFlow would open a `.index` path as an empty
 checkpoint, and a missing `.data` file only fails at the first read, with a raw traceback).
@@ -78,6 +81,29 @@ def data_files(prefix: str) -> list[str]:
     return [f"{prefix}.data-{i:05d}-of-{n:05d}" for i in range(n)]
 
 
+def _folder_prefix(folder: str, name: str) -> str:
+    """The prefix a checkpoint folder names: the newest in its `checkpoint` file, else its one
+    `*.index` file's prefix (the trainer's `released/`, the pretrained() cache and
+    convert_checkpoint.py's output hold one checkpoint and no `checkpoint` file)."""
+    if tf.io.gfile.exists(f"{folder}/checkpoint"):
+        latest = tf.train.latest_checkpoint(folder)
+        if latest is None:
+            raise CheckpointNotFoundError(
+                f"{name}: the folder's 'checkpoint' file names no checkpoint that exists")
+        return latest
+    indexes = sorted(tf.io.gfile.glob(f"{folder}/*.index"))
+    if len(indexes) == 1:
+        return indexes[0][:-len(".index")]
+    if not indexes:
+        raise CheckpointNotFoundError(
+            f"{name}: no checkpoint in the folder (no 'checkpoint' file, no *.index file); give "
+            f"a checkpoint prefix (the path before .index) or a folder holding one checkpoint")
+    listed = ", ".join(os.path.basename(i)[:-len(".index")] for i in indexes)
+    raise CheckpointNotFoundError(
+        f"{name}: the folder holds {len(indexes)} checkpoints ({listed}) and no 'checkpoint' "
+        f"file saying which; give one prefix (the path before .index)")
+
+
 def resolve_checkpoint(path: str, flag: str | None = "checkpoint", check_data: bool = True) -> str:
     """The checkpoint prefix `path` names (see the module docstring).
 
@@ -97,15 +123,7 @@ def resolve_checkpoint(path: str, flag: str | None = "checkpoint", check_data: b
         raise CheckpointNotFoundError(f"{name}: empty checkpoint path")
     path = path.rstrip("/") or path
     if tf.io.gfile.isdir(path):
-        if not tf.io.gfile.exists(f"{path}/checkpoint"):
-            raise CheckpointNotFoundError(
-                f"{name}: a folder without a checkpoint (no 'checkpoint' file in it); give a "
-                f"checkpoint prefix (the path before .index) or a checkpoint folder")
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise CheckpointNotFoundError(
-                f"{name}: the folder's 'checkpoint' file names no checkpoint that exists")
-        prefix = latest
+        prefix = _folder_prefix(path, name)
     else:
         prefix = _FILE_SUFFIX.sub("", path)
     if not tf.io.gfile.exists(prefix + ".index"):
