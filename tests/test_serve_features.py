@@ -13,6 +13,7 @@ import video_files
 from conftest import REPO_ROOT, VIDEOS, random_release_values
 from test_ingest_video import damaged_files
 from kinetics_i3d.checkpoints import export_released, write_checkpoint
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames, read_video
 from kinetics_i3d.serve import features
 from kinetics_i3d.serve.chunked import ChunkedI3D
@@ -59,6 +60,54 @@ def test_bad_files_get_the_decoders_reasons(rgb_model, tmp_path):
     assert got == expected
     index = features.read_index(str(tmp_path / "out"))
     assert index["audio_only"]["detail"] == "no video stream (streams: audio)"
+
+
+@pytest.mark.parametrize("options, flag", [
+    (dict(size=features.InputSize(crop_size=0)), "--crop_size=0"),
+    (dict(size=features.InputSize(short_side=64, crop_size=96)), "--crop_size=96"),
+    (dict(size=features.InputSize(short_side=0, crop_size=0)), "--short_side=0"),
+    (dict(size=features.InputSize(fps=0.0)), "--fps=0.0"),
+    (dict(size=SMALL, chunk_steps=0), "--chunk_steps=0"),
+    (dict(size=SMALL, max_frames=-4), "--max_frames=-4"),
+    (dict(size=SMALL, max_frames=5), "--max_frames=5"),
+    (dict(size=SMALL, min_frames=0), "--min_frames=0"),
+])
+def test_options_no_video_could_use_are_user_errors(options, flag):
+    """Reviewer: --crop_size=0 / --chunk_steps=0 / --max_frames=-4 were reported per video as
+    "error: Graph execution error" or "too_short: 0 rgb frames" instead of one flag error."""
+    with pytest.raises(UserError) as err:
+        features.check_options(**options)
+    assert str(err.value).startswith(flag + ": expected")
+    features.check_options(SMALL, max_frames=9, min_frames=9, chunk_steps=1)  # the limits pass
+
+
+def test_settings_of_a_folder_without_features_bind_nothing(rgb_model, video_dir, tmp_path):
+    """Reviewer: a run whose every video failed left settings.json behind, and the corrected
+    rerun stopped with "made with other settings ... rerun with --overwrite" though the folder
+    held no feature file."""
+    out = str(tmp_path / "features")
+    runners = {"rgb": ChunkedI3D(rgb_model)}
+    broken = [str(video_dir / "broken.mp4")]
+    first = dict(features.feature_settings({"rgb": None}, "mean", SMALL), crop_size=48)
+    summary = features.extract_features(
+        features.file_items(broken, None, ["rgb"], SMALL), runners, out, settings=first)
+    assert (summary.done, summary.failed) == (0, 1)
+    assert os.path.exists(os.path.join(out, "settings.json"))
+    assert features.check_settings(out, features.feature_settings({"rgb": None}, "mean",
+                                                                  SMALL)) == []
+
+    clip = [str(video_dir / "carphone_pristine.mp4")]
+    second = features.feature_settings({"rgb": None}, "mean", SMALL, max_frames=16)
+    summary = features.extract_features(
+        features.file_items(clip, None, ["rgb"], SMALL, max_frames=16), runners, out,
+        settings=second)
+    assert (summary.done, summary.failed) == (1, 0)
+    stored = json.loads(open(os.path.join(out, "settings.json")).read())["settings"]
+    assert stored["crop_size"] == SMALL.crop_size and stored["max_frames"] == 16
+    assert sorted(features.read_index(out)) == ["carphone_pristine"]  # old failure dropped
+    # Now the folder holds features: other settings stop again.
+    with pytest.raises(UserError, match="crop_size: 64 -> 48"):
+        features.extract_features(iter(()), runners, out, settings=dict(second, crop_size=48))
 
 
 def test_folder_extraction_shapes_resume_and_failures(rgb_model, video_dir, tmp_path):

@@ -61,6 +61,7 @@ def main(argv):
         if not checkpoint:
             raise app.UsageError(f"--modalities includes {m}: give --{m}_checkpoint")
     size = features.InputSize(short_side=FLAGS.short_side, crop_size=FLAGS.crop_size)
+    features.check_options(size, FLAGS.max_frames, FLAGS.min_frames, FLAGS.chunk_steps)
     if not FLAGS.shards:  # the inputs first: a wrong path fails before the models load
         if FLAGS.video:
             if not os.path.isfile(FLAGS.video):

@@ -18,7 +18,8 @@ stream the checkpoint's resolved prefix, size and mtime) and the package version
 
 Resume is settings-aware (`kinetics_i3d.provenance`): a rerun whose settings differ from the
 stored ones (for the streams both runs have) stops with the differences listed and offers
-`overwrite=True` (`--overwrite`: every video is recomputed); a run that adds a stream (e.g.
+`overwrite=True` (`--overwrite`: every video is recomputed); a folder whose index records no
+feature file counts as empty and takes the new settings; a run that adds a stream (e.g.
 `--modalities=rgb,flow` after `rgb`) computes only the missing stream. A video counts as done
 only when every requested modality's file exists with the shape its index record gives; failed
 videos are retried. Files are written to a temporary name and renamed, so an interrupted run
@@ -43,6 +44,7 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import preprocessing, provenance
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.progress import Progress
@@ -63,6 +65,32 @@ class InputSize:
     fps: float = preprocessing.FRAME_RATE
     short_side: int = preprocessing.SHORT_SIDE
     crop_size: int = preprocessing.CROP_SIZE
+
+
+def check_options(size: InputSize, max_frames: int | None = None, min_frames: int = MIN_FRAMES,
+                  chunk_steps: int = 1) -> None:
+    """Raises `UserError` (one line naming the flag, its value and the valid range) for options
+    no video could be extracted with, before any output is written or a model is loaded.
+
+    Ranges: fps > 0; short_side >= 1; 1 <= crop_size <= short_side (the centre crop is taken from
+    the frame resized to short_side; Mixed_5c has SAME padding, so features need no minimum crop,
+    unlike the Logits head's 193..224 px); max_frames None or >= min_frames (fewer frames make
+    every video too_short); min_frames >= 1; chunk_steps >= 1.
+    """
+    if not size.fps > 0:
+        raise UserError(f"--fps={size.fps}: expected a frame rate > 0")
+    if size.short_side < 1:
+        raise UserError(f"--short_side={size.short_side}: expected >= 1 pixel")
+    if not 1 <= size.crop_size <= size.short_side:
+        raise UserError(f"--crop_size={size.crop_size}: expected 1..{size.short_side} pixels "
+                        f"(the centre crop of frames resized to --short_side={size.short_side})")
+    if min_frames < 1:
+        raise UserError(f"--min_frames={min_frames}: expected >= 1")
+    if max_frames is not None and max_frames < min_frames:
+        raise UserError(f"--max_frames={max_frames}: expected >= --min_frames={min_frames} "
+                        "(fewer frames would make every video too_short)")
+    if chunk_steps < 1:
+        raise UserError(f"--chunk_steps={chunk_steps}: expected >= 1 Mixed_5c step per chunk")
 
 
 # The frames of a video file: `kinetics_i3d.ingest.video.VideoFrames` (the one decoder).
@@ -210,8 +238,8 @@ def check_settings(output_dir: str, settings: dict, overwrite: bool = False) -> 
     Raises `provenance.SettingsMismatchError` listing them unless `overwrite`.
     """
     stored_file = provenance.read_json(os.path.join(output_dir, SETTINGS_JSON))
-    if stored_file is None:
-        return []
+    if stored_file is None or not _has_features(output_dir):
+        return []  # settings.json without a feature file (e.g. a run that failed) binds nothing
     stored = stored_file["settings"]
     common = set(stored["streams"]) & set(settings["streams"])
 
@@ -223,6 +251,16 @@ def check_settings(output_dir: str, settings: dict, overwrite: bool = False) -> 
             restricted(stored), restricted(settings), f"the feature folder {output_dir}",
             "rerun with --overwrite to recompute every video, or use another --output_dir")
     return provenance.settings_differences(restricted(stored), restricted(settings))
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def _has_features(output_dir: str) -> bool:
+    """Whether the index of `output_dir` records any written feature file."""
+    return any(rec.get("files") for rec in read_index(output_dir).values())
 
 
 def _done_files(record: dict | None, output_dir: str, modalities: Iterable[str]) -> dict:
@@ -316,9 +354,13 @@ def extract_features(items: Iterable[VideoItem], runners: dict[str, ChunkedI3D],
     if check_settings(output_dir, settings, overwrite):  # only reached with overwrite
         logging.info("--overwrite: features in %s were made with other settings; recomputing "
                      "every video", output_dir)
-        if os.path.exists(os.path.join(output_dir, INDEX_JSONL)):
-            os.remove(os.path.join(output_dir, INDEX_JSONL))
         stored = None
+        _remove(os.path.join(output_dir, INDEX_JSONL))
+    elif stored is not None and not _has_features(output_dir):
+        # No feature file yet (e.g. every video of a run failed): the folder counts as empty
+        # and takes this run's settings; its failure records were made with the old ones.
+        stored = None
+        _remove(os.path.join(output_dir, INDEX_JSONL))
     merged = dict(settings, streams={**(stored or {}).get("streams", {}), **settings["streams"]})
     provenance.write_json(settings_path,
                           {"settings": merged, "package_version": provenance.package_version()})
