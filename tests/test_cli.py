@@ -128,3 +128,22 @@ def test_cli_run_flag_error_is_one_line_with_status_2():
     assert out.returncode == 2
     assert out.stderr.splitlines() == [out.stderr.strip()]
     assert out.stderr.startswith("error: ") and "verbosity" in out.stderr
+
+
+@pytest.mark.parametrize("flag, fragment", [
+    ("--num_shards=0", "--num_shards=0: expected >= 1"),  # used to leave an empty folder
+    ("--fps=-5", "--fps=-5.0: expected > 0"),
+])
+def test_build_tfrecords_bad_value_is_one_error_line_and_writes_nothing(flag, fragment,
+                                                                       tmp_path):
+    from conftest import VIDEOS  # noqa: PLC0415
+
+    (tmp_path / "clips" / "cup").mkdir(parents=True)
+    (tmp_path / "clips" / "cup" / "cup.mp4").symlink_to(VIDEOS / "cup.mp4")
+    out = _run(["tools/build_tfrecords.py", "--manifest_format=folder",
+                f"--manifest={tmp_path / 'clips'}", f"--output_dir={tmp_path / 'out'}",
+                "--skip_flow", flag])
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.splitlines() == [out.stderr.strip()], out.stderr
+    assert out.stderr.startswith("error: ") and fragment in out.stderr, out.stderr
+    assert not (tmp_path / "out").exists()

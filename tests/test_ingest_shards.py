@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from conftest import VIDEOS
 from kinetics_i3d import provenance
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest import sequence
 from kinetics_i3d.ingest import shards
 from kinetics_i3d.ingest import video
@@ -222,3 +223,29 @@ def test_two_worker_processes_write_the_same_shards(tmp_path):
                                    num_workers=2)
     assert summary.num_written == 4 and summary.num_frames == 4 * FRAMES
     assert _shard_bytes(two) == _shard_bytes(one)
+
+
+@pytest.mark.parametrize("options, build, fragment", [
+    ({"fps": -5}, {}, "--fps=-5: expected > 0"),
+    ({"flow_bound": 0}, {}, "--flow_bound=0: expected > 0"),
+    ({"short_side": -1}, {}, "--short_side=-1: expected >= 0"),
+    ({"jpeg_quality": 500}, {}, "--jpeg_quality=500: expected 1-100"),
+    ({"jpeg_quality": 0}, {}, "--jpeg_quality=0: expected 1-100"),
+    ({"flow_batch": 0}, {}, "--flow_batch=0: expected >= 1"),
+    ({"rgb": False, "flow": False}, {}, "--skip_rgb and --skip_flow together"),
+    ({}, {"num_shards": 0}, "--num_shards=0: expected >= 1"),
+    ({}, {"num_workers": 0}, "--num_workers=0: expected >= 1"),
+    ({}, {"num_tasks": 0}, "--num_tasks=0: expected >= 1"),
+    ({}, {"task_index": 3, "num_tasks": 2}, "--task_index=3: expected 0-1"),
+    ({}, {"task_index": -1, "num_tasks": 2}, "--task_index=-1: expected 0-1"),
+    ({}, {"task_index": 1, "num_tasks": 2, "num_shards": 1}, "this task gets no shard"),
+])
+def test_bad_values_are_user_errors_before_anything_is_written(tmp_path, options, build,
+                                                               fragment):
+    out = tmp_path / "out"
+    with pytest.raises(UserError) as raised:
+        shards.build_dataset(_good_entries(1), str(out), name="x",
+                             **{"num_shards": 1, **build},
+                             options=shards.IngestOptions(**{"flow": False, **options}))
+    assert fragment in str(raised.value) and "\n" not in str(raised.value)
+    assert not out.exists()

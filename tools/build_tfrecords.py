@@ -74,14 +74,14 @@ flags.mark_flags_as_required(["manifest", "output_dir"])
 
 def main(argv):
     del argv
-    manifest = manifests.read_manifest(
-        _FORMAT.value, _MANIFEST.value, _VIDEO_ROOT.value, split=_SPLIT.value,
-        subset=_SUBSET.value, label_map_path=_LABEL_MAP.value, kinetics_trimmed=_TRIMMED.value)
     options = shards.IngestOptions(
         fps=_FPS.value, short_side=_SHORT_SIDE.value, rgb=not _SKIP_RGB.value,
         flow=not _SKIP_FLOW.value, flow_bound=_FLOW_BOUND.value,
         flow_backend=_FLOW_BACKEND.value, flow_batch=_FLOW_BATCH.value,
-        flow_format=_FLOW_FORMAT.value, jpeg_quality=_JPEG_QUALITY.value)
+        flow_format=_FLOW_FORMAT.value, jpeg_quality=_JPEG_QUALITY.value)  # bad values: UserError
+    manifest = manifests.read_manifest(
+        _FORMAT.value, _MANIFEST.value, _VIDEO_ROOT.value, split=_SPLIT.value,
+        subset=_SUBSET.value, label_map_path=_LABEL_MAP.value, kinetics_trimmed=_TRIMMED.value)
     summary = shards.build_dataset(
         manifest.entries, _OUTPUT_DIR.value, name=_NAME.value, num_shards=_NUM_SHARDS.value,
         options=options, num_workers=_NUM_WORKERS.value, task_index=_TASK_INDEX.value,

@@ -41,6 +41,7 @@ from absl import logging
 from kinetics_i3d import labels as labels_lib
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d import provenance
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d import preprocessing
 from kinetics_i3d.ingest import sequence
@@ -67,14 +68,30 @@ class IngestOptions:
     label_map_sha256: str | None = None
 
     def __post_init__(self):
+        """Raises `UserError` (one line naming the flag and its allowed range) on a bad value."""
         if not (self.rgb or self.flow):
-            raise ValueError("IngestOptions: rgb and flow are both off; nothing to store")
-        if self.fps <= 0 or self.short_side < 0 or self.flow_bound <= 0:
-            raise ValueError(f"IngestOptions: fps, flow_bound must be > 0 and short_side >= 0, "
-                             f"got {self}")
+            raise UserError("--skip_rgb and --skip_flow together: nothing to store; keep RGB "
+                            "or flow (rgb=False, flow=False)")
+        if not self.fps > 0:
+            raise UserError(f"--fps={self.fps}: expected > 0 frames per second (release: "
+                            f"{preprocessing.FRAME_RATE:g})")
+        if self.short_side < 0:
+            raise UserError(f"--short_side={self.short_side}: expected >= 0 pixels (0 keeps the "
+                            f"source size; release: {preprocessing.SHORT_SIDE})")
+        if not self.flow_bound > 0:
+            raise UserError(f"--flow_bound={self.flow_bound}: expected > 0 pixels (release: "
+                            f"{preprocessing.FLOW_BOUND:g})")
+        if self.flow_batch < 1:
+            raise UserError(f"--flow_batch={self.flow_batch}: expected >= 1 frame pairs")
+        if not 1 <= self.jpeg_quality <= 100:
+            # cv2.IMWRITE_JPEG_QUALITY's range is 0-100; 0 is useless, so 1-100.
+            raise UserError(f"--jpeg_quality={self.jpeg_quality}: expected 1-100")
         if self.flow_backend not in flow_lib.BACKENDS:
-            raise ValueError(f"IngestOptions.flow_backend must be one of {flow_lib.BACKENDS}, "
-                             f"got {self.flow_backend!r}")
+            raise UserError(f"--flow_backend={self.flow_backend!r}: expected one of "
+                            f"{flow_lib.BACKENDS}")
+        if self.flow_format not in sequence.FLOW_FORMATS:
+            raise UserError(f"--flow_format={self.flow_format!r}: expected one of "
+                            f"{sequence.FLOW_FORMATS}")
 
     def storage_dict(self) -> dict[str, Any]:
         """The options that change the bytes written (not flow_batch; the backend changes the
@@ -141,7 +158,7 @@ def assign_shards(entries: Sequence[VideoEntry], num_shards: int,
     """Deterministic split of `entries` into `num_shards` lists (shuffled with `shuffle_seed`;
     None keeps the manifest order), video j of the shuffled order to shard j % num_shards."""
     if num_shards < 1:
-        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+        raise UserError(f"--num_shards={num_shards}: expected >= 1")
     order = list(entries)
     if shuffle_seed is not None:
         random.Random(shuffle_seed).shuffle(order)
@@ -149,10 +166,22 @@ def assign_shards(entries: Sequence[VideoEntry], num_shards: int,
 
 
 def task_shards(num_shards: int, task_index: int, num_tasks: int) -> list[int]:
-    """Shard indices of task `task_index` of `num_tasks`: s with s % num_tasks == task_index."""
-    if num_tasks < 1 or not 0 <= task_index < num_tasks:
-        raise ValueError(f"task_index must be in [0, num_tasks), got task_index={task_index}, "
-                         f"num_tasks={num_tasks}")
+    """Shard indices of task `task_index` of `num_tasks`: s with s % num_tasks == task_index.
+
+    Raises `UserError` when num_shards < 1, num_tasks < 1, task_index is outside
+    [0, num_tasks), or the task gets no shard (num_shards <= task_index).
+    """
+    if num_shards < 1:
+        raise UserError(f"--num_shards={num_shards}: expected >= 1")
+    if num_tasks < 1:
+        raise UserError(f"--num_tasks={num_tasks}: expected >= 1")
+    if not 0 <= task_index < num_tasks:
+        raise UserError(f"--task_index={task_index}: expected 0-{num_tasks - 1} "
+                        f"(--num_tasks={num_tasks})")
+    if task_index >= num_shards:
+        raise UserError(f"--task_index={task_index}: this task gets no shard of "
+                        f"--num_shards={num_shards}; use --num_shards >= --num_tasks "
+                        f"({num_tasks})")
     return list(range(task_index, num_shards, num_tasks))
 
 
@@ -302,16 +331,19 @@ def build_dataset(
     Raises:
       provenance.SettingsMismatchError: a finished shard was made with other options (or label
         map) and `overwrite` is False.
+      UserError: a bad value (num_shards, num_workers, task_index, num_tasks); raised before
+        anything is written.
     """
+    # Every bad value is refused before anything is written (no empty output folder left).
     if num_workers < 1:
-        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        raise UserError(f"--num_workers={num_workers}: expected >= 1")
+    mine = task_shards(num_shards, task_index, num_tasks)
     if options.flow:
         flow_lib.check_backend(options.flow_backend)
     if class_names is not None:
         options = dataclasses.replace(options,
                                       label_map_sha256=labels_lib.label_map_hash(class_names))
     os.makedirs(output_dir, exist_ok=True)
-    mine = task_shards(num_shards, task_index, num_tasks)
     per_shard = assign_shards(entries, num_shards, shuffle_seed)
     summary = BuildSummary(shards_total=len(mine))
     todo: list[int] = []
