@@ -225,6 +225,34 @@ def test_two_worker_processes_write_the_same_shards(tmp_path):
     assert _shard_bytes(two) == _shard_bytes(one)
 
 
+def test_rerun_with_another_num_shards_stops_or_replaces_the_old_set(tmp_path):
+    # Reviewer finding: a rerun with another --num_shards left both shard sets in the folder, so
+    # `<name>-*.tfrecord` read every video twice.
+    options = shards.IngestOptions(short_side=32, flow=False)
+    out = str(tmp_path / "out")
+    shards.build_dataset(_good_entries(2), out, name="x", num_shards=2, options=options)
+    before = sorted(os.listdir(out))
+    with pytest.raises(provenance.SettingsMismatchError,
+                       match=r"x-\*-of-00002\.tfrecord .*num_shards: 2 -> 3.*--overwrite"):
+        shards.build_dataset(_good_entries(2), out, name="x", num_shards=3, options=options)
+    assert sorted(os.listdir(out)) == before  # refused: nothing written or deleted
+    # Another task split of the same shard count names the same shards: no second set.
+    split = shards.build_dataset(_good_entries(2), out, name="x", num_shards=2, options=options,
+                                 task_index=1, num_tasks=2)
+    assert split.shards_skipped == 1 and split.shards_written == 0
+    # --overwrite deletes the old set (shards and meta files) and builds the new one.
+    summary = shards.build_dataset(_good_entries(2), out, name="x", num_shards=3,
+                                   options=options, overwrite=True)
+    assert summary.num_written == 2
+    assert not [n for n in os.listdir(out) if "-of-00002.tfrecord" in n or "-of-00002.meta" in n]
+    assert sorted(_read_dir(out)) == [f"x-{s:05d}-of-00003.tfrecord" for s in range(3)]
+    ids = sorted(ex["media_id"] for shard in _read_dir(out).values() for ex in shard)
+    assert ids == ["vid00", "vid01"]
+    # Another name's shards in the same folder are not this set's business.
+    shards.build_dataset(_good_entries(1), out, name="y", num_shards=1, options=options)
+    assert os.path.exists(shards.shard_path(out, "x", 0, 3))
+
+
 @pytest.mark.parametrize("options, build, fragment", [
     ({"fps": -5}, {}, "--fps=-5: expected > 0"),
     ({"flow_bound": 0}, {}, "--flow_bound=0: expected > 0"),

@@ -19,7 +19,9 @@ write disjoint shard sets whose union is the single-task build.
 A shard is written under a temporary name, then its meta file, then it is renamed; a finished
 shard (final name present) is never rewritten, an interrupted one is redone from scratch. A
 finished shard built with other options (or another label map) stops the run with the
-differences listed (`kinetics_i3d.provenance.check_settings`) unless `overwrite=True`.
+differences listed (`kinetics_i3d.provenance.check_settings`) unless `overwrite=True`; so do
+shards of `name` with another shard count (the folder would hold two sets, and a
+`<name>-*.tfrecord` glob would read every video twice), which `overwrite=True` deletes.
 Parallelism is over shards (`num_workers` processes); choose `num_shards >= num_workers`.
 """
 from __future__ import annotations
@@ -32,6 +34,7 @@ import multiprocessing
 import os
 import queue as queue_lib
 import random
+import re
 import time
 from concurrent import futures
 from typing import Any, Callable, Sequence
@@ -290,6 +293,48 @@ def _suffix(task_index: int, num_tasks: int) -> str:
     return "" if num_tasks == 1 else f"-task-{task_index:05d}-of-{num_tasks:05d}"
 
 
+_SHARD_FILE_SUFFIXES = (".tfrecord", ".tfrecord.incomplete", ".meta.json",
+                        ".meta.json.incomplete")
+
+
+def _other_count_files(output_dir: str, name: str, num_shards: int) -> dict[int, list[str]]:
+    """{shard count: [file names]} of `<name>-NNNNN-of-MMMMM` shard and meta files (finished or
+    not) in `output_dir` whose count MMMMM is not `num_shards`."""
+    if not os.path.isdir(output_dir):
+        return {}
+    pattern = re.compile(re.escape(name) + r"-\d{5,}-of-(\d{5,})(" +
+                         "|".join(map(re.escape, _SHARD_FILE_SUFFIXES)) + ")$")
+    found: dict[int, list[str]] = collections.defaultdict(list)
+    for file_name in sorted(os.listdir(output_dir)):
+        match = pattern.fullmatch(file_name)
+        if match and int(match.group(1)) != num_shards:
+            found[int(match.group(1))].append(file_name)
+    return dict(found)
+
+
+def _check_other_shard_counts(output_dir: str, name: str, num_shards: int,
+                              overwrite: bool) -> None:
+    """A folder must never hold two shard sets of `name` (a `<name>-*.tfrecord` glob would read
+    every video twice): shards of another `num_shards` stop the run with the difference listed
+    (`provenance.check_settings`), or with `overwrite` are removed (shards and meta files)."""
+    others = _other_count_files(output_dir, name, num_shards)
+    if not others:
+        return
+    if not overwrite:
+        old = sorted(others)
+        where = ", ".join(os.path.join(output_dir, f"{name}-*-of-{count:05d}.tfrecord")
+                          for count in old)
+        provenance.check_settings(
+            {"num_shards": old[0] if len(old) == 1 else old}, {"num_shards": num_shards}, where,
+            "rerun with --overwrite to delete those shards and build the new set, or use "
+            "another --output_dir")
+    for count, file_names in sorted(others.items()):
+        logging.warning("--overwrite: deleting %d files of the old %s-*-of-%05d shard set in %s",
+                        len(file_names), name, count, output_dir)
+        for file_name in file_names:
+            os.remove(os.path.join(output_dir, file_name))
+
+
 def build_dataset(
     entries: Sequence[VideoEntry],
     output_dir: str,
@@ -322,7 +367,8 @@ def build_dataset(
         written to `<name>-label_map.txt` and `<name>-dataset[...].json`, its hash into every
         example (`options.label_map_sha256` is set from it). None: unlabelled data.
       label_map_source: where `class_names` came from (recorded).
-      overwrite: rebuild finished shards made with other options instead of stopping.
+      overwrite: rebuild finished shards made with other options instead of stopping, and
+        delete the shards (and meta files) of `name` with another shard count in `output_dir`.
 
     Returns:
       A `BuildSummary`; also written with the provenance to `<name>-dataset[...].json`, and the
@@ -330,7 +376,8 @@ def build_dataset(
 
     Raises:
       provenance.SettingsMismatchError: a finished shard was made with other options (or label
-        map) and `overwrite` is False.
+        map), or `output_dir` holds `name` shards of another `num_shards`, and `overwrite` is
+        False.
       UserError: a bad value (num_shards, num_workers, task_index, num_tasks); raised before
         anything is written.
     """
@@ -343,6 +390,7 @@ def build_dataset(
     if class_names is not None:
         options = dataclasses.replace(options,
                                       label_map_sha256=labels_lib.label_map_hash(class_names))
+    _check_other_shard_counts(output_dir, name, num_shards, overwrite)
     os.makedirs(output_dir, exist_ok=True)
     per_shard = assign_shards(entries, num_shards, shuffle_seed)
     summary = BuildSummary(shards_total=len(mine))
