@@ -8,6 +8,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from kinetics_i3d.checkpoints import write_checkpoint
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.train import flags as train_flags
 from kinetics_i3d.train.config import TrainConfig, batch_sizes, validate
 
@@ -53,6 +54,34 @@ def test_valid_config_passes(shard, tmp_path):
     validate(_config(shard, tmp_path))
     validate(_config(shard, tmp_path, lr_schedule="steps", lr_boundaries=(10, 20),
                      lr_values=(0.1, 0.01, 0.001), val_pattern="", eval_every=0))
+
+
+def test_label_map_beside_the_shards_must_match_num_classes(shard, tmp_path):
+    """Reviewer: the default --num_classes=400 on a 2-class dataset trained (exit 0) and the
+    summary then claimed the shards had no label map; now it stops before any TF work."""
+    validate(_config(shard, tmp_path, num_classes=400))  # no label map beside the shards: fine
+    label_map = tmp_path / "train-label_map.txt"
+    label_map.write_text("cycling\ntalking\n")
+    with pytest.raises(UserError) as err:
+        validate(_config(shard, tmp_path, num_classes=400))
+    assert str(err.value) == (f"--num_classes=400 but the training shards' label map "
+                              f"{label_map} has 2 classes; pass --num_classes=2")
+    validate(_config(shard, tmp_path, num_classes=2))
+    validate(_config(shard, tmp_path, num_classes=400), check_files=False)  # flagfile checks
+
+
+def test_summary_says_why_no_label_map_was_copied():
+    """The end-of-run report names the real reason; it said "the shards have no
+    <name>-label_map.txt" when a label map existed but did not match --num_classes."""
+    from kinetics_i3d.train.loop import format_summary
+
+    base = dict(model="i3d", final_step=2, start_step=0, wall_seconds=3.0, train_seconds=2.0)
+    problem = "of/train-label_map.txt has 2 classes, --num_classes=400: not copied"
+    text = format_summary(dict(base, label_map=None, label_map_problem=problem))
+    assert f"label map:           none ({problem}): pass --label_map" in text
+    assert "the shards have no" not in text
+    text = format_summary(dict(base, label_map=None, label_map_problem=None))
+    assert "none (the shards have no <name>-label_map.txt)" in text
 
 
 def test_init_checkpoint_may_be_a_runs_checkpoint_folder(shard, tmp_path):

@@ -10,6 +10,8 @@ import dataclasses
 import glob
 import os
 
+from kinetics_i3d.errors import UserError
+
 FINETUNE_MODES = ("full", "fixed")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 LR_SCHEDULES = ("plateau", "steps")
@@ -76,6 +78,22 @@ def _matches(pattern: str) -> bool:
     return bool(glob.glob(os.path.expanduser(pattern)))
 
 
+def _check_label_map(config: TrainConfig) -> None:
+    """Raises `UserError` when the label map ingest wrote beside the training shards
+    (`<name>-label_map.txt`) has another class count than `--num_classes`: the run would train
+    a head that does not fit the labels, and no tool could name its classes."""
+    from kinetics_i3d import labels
+
+    shards = sorted(glob.glob(os.path.expanduser(config.train_pattern)))
+    path = labels.dataset_label_map(shards)
+    if path is None:
+        return
+    count = len(labels.load_label_map(path))
+    if count != config.num_classes:
+        raise UserError(f"--num_classes={config.num_classes} but the training shards' label map "
+                        f"{path} has {count} classes; pass --num_classes={count}")
+
+
 def validate(config: TrainConfig, check_files: bool = True) -> None:
     """Raises `ValueError` naming the first bad flag. Cheap: no TensorFlow work, no model."""
     from kinetics_i3d import models  # light: the registry only
@@ -115,6 +133,8 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ValueError(f"--{name} must be > 0, got {getattr(config, name)}")
+    if check_files and "://" not in config.train_pattern:
+        _check_label_map(config)
     if config.global_batch_size < 0:
         raise ValueError(f"--global_batch_size must be >= 0, got {config.global_batch_size}")
     if config.eval_steps < 0:

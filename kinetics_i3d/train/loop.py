@@ -167,9 +167,9 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  released checkpoint: {released}  (step {summary['released_step']}, "
                      f"{why}; every tool loads it)")
     label_map = summary.get("released_label_map") or summary.get("label_map")
+    why_none = summary.get("label_map_problem") or "the shards have no <name>-label_map.txt"
     lines.append(f"  label map:           {label_map}" if label_map else
-                 "  label map:           none (the shards have no <name>-label_map.txt): pass "
-                 "--label_map to the tools")
+                 f"  label map:           none ({why_none}): pass --label_map to the tools")
     if summary.get("best_checkpoint"):
         lines.append(f"  best checkpoint:     {summary['best_checkpoint']}  (step "
                      f"{summary['best_step']}, validation loss {summary['best_val_loss']:.4f})")
@@ -542,7 +542,8 @@ class Trainer:
         out = {"tensorboard_dir": config.model_dir,
                "last_checkpoint": self.manager.latest_checkpoint,
                "best_checkpoint": best,
-               "label_map": self._copy_label_map(config.model_dir)}
+               "label_map": self._copy_label_map(config.model_dir),
+               "label_map_problem": self.label_map_problem}
         if not isinstance(self.model, models.InceptionI3d):
             out["released_checkpoint"] = None
             return out
@@ -574,9 +575,12 @@ class Trainer:
     def _copy_label_map(self, folder: str) -> str | None:
         """Copies the training shards' label map (`<name>-label_map.txt`, written by ingest) to
         `<folder>/label_map.txt`, where the tools look for it beside a checkpoint. None (logged)
-        when the shards have none or it does not match `--num_classes`."""
+        when the shards have none or it does not match `--num_classes` (`config.validate`
+        refuses that for local shards; the reason is kept in `self.label_map_problem` for the
+        summary)."""
         from kinetics_i3d import labels
 
+        self.label_map_problem = None
         source = labels.dataset_label_map(sorted(tf.io.gfile.glob(self.config.train_pattern)))
         if source is None:
             logging.warning("no <name>-label_map.txt beside --train_pattern=%s (shards from an "
@@ -585,8 +589,9 @@ class Trainer:
             return None
         names = labels.load_label_map(source)
         if len(names) != self.config.num_classes:
-            logging.warning("%s has %d classes, --num_classes=%d: not copied beside the "
-                            "checkpoints", source, len(names), self.config.num_classes)
+            self.label_map_problem = (f"{source} has {len(names)} classes, --num_classes="
+                                      f"{self.config.num_classes}: not copied")
+            logging.warning("%s beside the checkpoints", self.label_map_problem)
             return None
         target = os.path.join(folder, labels.BESIDE_CHECKPOINT)
         tf.io.gfile.makedirs(folder)
