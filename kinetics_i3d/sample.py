@@ -25,8 +25,12 @@ from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.modalities import get_modality
 from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
+from kinetics_i3d.serve.metrics import resolve_top_k
 
 # The release's eval types: which streams run, and the class count each implies.
+# Classes the release's evaluate_sample.py prints (its `for index in sorted_indices[:20]`).
+DEFAULT_TOP_K = 20
+
 EVAL_TYPES = {
     "rgb": ("rgb",),
     "rgb600": ("rgb",),
@@ -45,11 +49,14 @@ class SampleResult:
     def norm(self) -> float:
         return float(np.linalg.norm(self.logits))
 
-    def top(self, k: int = 20) -> list[tuple[float, float, str]]:
+    def top(self, k: int | None = None) -> list[tuple[float, float, str]]:
+        """The `k` most probable classes (None: the release's 20, or the class count if fewer)
+        as (probability, logit, name); a UserError for k outside [1, class count]."""
+        k = resolve_top_k(k, len(self.labels), default=DEFAULT_TOP_K)
         order = np.argsort(self.probabilities)[::-1][:k]
         return [(self.probabilities[i], self.logits[i], self.labels[i]) for i in order]
 
-    def to_json(self, k: int = 20) -> dict:
+    def to_json(self, k: int | None = None) -> dict:
         return {
             "logits": [float(v) for v in self.logits],
             "norm": self.norm,
@@ -167,7 +174,7 @@ def evaluate(
     return SampleResult(logits=logits, probabilities=probabilities, labels=labels)
 
 
-def format_report(result: SampleResult, k: int = 20) -> str:
+def format_report(result: SampleResult, k: int | None = None) -> str:
     """The release's printout: `Norm of logits: %f`, a blank line, the header, `k` lines."""
     lines = [f"Norm of logits: {result.norm:f}", "", "Top classes and probabilities"]
     lines += [f"{p} {l} {name}" for p, l, name in result.top(k)]

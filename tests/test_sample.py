@@ -295,3 +295,17 @@ def test_long_npy_logits_equal_single_pass_at_224(release_dir, tmp_path):
     full = model(np.load(path), training=False).numpy()[0]
     # float32 summation order only (serve/chunked.py: observed ~1e-7 relative on CPU)
     assert np.abs(got.logits - full).max() <= 1e-5 * np.abs(full).max()
+
+
+def test_top_k_outside_1_to_the_class_count_is_refused():
+    # --top_k=-3 printed all but 3 classes and --top_k=0 none, with exit 0.
+    logits = np.array([0.5, 2.0, -1.0])
+    result = sample.SampleResult(logits=logits, probabilities=np.exp(logits) / np.exp(logits).sum(),
+                                 labels=["a", "b", "c"])
+    for k in (-3, 0, 4):
+        with pytest.raises(UserError, match=rf"--top_k={k}: must be in \[1, 3\]"):
+            sample.format_report(result, k)
+    assert [name for _, _, name in result.top(2)] == ["b", "a"]
+    assert len(result.top()) == 3  # the default 20, clamped to the class count
+    assert sample.format_report(result).splitlines()[3:] == [
+        f"{p} {l} {n}" for p, l, n in result.top(3)]

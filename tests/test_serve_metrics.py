@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.serve import metrics
 
 # 7 classes, 7 videos; each row is the ranking (best first) the video's logits give.
@@ -31,7 +32,7 @@ def test_hand_computed_numbers():
     m = metrics.compute_metrics(_logits(RANKINGS), LABELS)
     assert m.num_videos == 7
     assert m.top1 == pytest.approx(4 / 7)
-    assert m.top5 == pytest.approx(6 / 7)
+    assert m.top_k_accuracy == pytest.approx(6 / 7) and m.summary()["top5"] == m.top_k_accuracy
     # class 0: 1/2, class 1: 1/2, class 2: 2/2, class 3: 0/1; classes 4-6 have no videos.
     np.testing.assert_allclose(m.per_class_accuracy[:4], [0.5, 0.5, 1.0, 0.0])
     assert np.isnan(m.per_class_accuracy[4:]).all()
@@ -45,7 +46,28 @@ def test_hand_computed_numbers():
 def test_top_k_is_honoured():
     m = metrics.compute_metrics(_logits(RANKINGS), LABELS, top_k=2)
     # rank of the true class: 1, 3, 1, 7, 1, 2, 1 -> within 2: 5 of 7.
-    assert m.top5 == pytest.approx(5 / 7)
+    assert m.top_k_accuracy == pytest.approx(5 / 7)
+    # The metric is named after its k (it was always "top5", whatever k was).
+    assert m.summary()["top2"] == pytest.approx(5 / 7) and "top5" not in m.summary()
+    assert metrics.average_splits([m, m])["top2"] == pytest.approx(5 / 7)
+
+
+@pytest.mark.parametrize("k", [0, -2])
+def test_top_k_below_1_is_refused(k):
+    # order[..., :-2] kept all but 2 classes: top-(-2) accuracy 1.0, exit 0.
+    with pytest.raises(UserError, match=rf"--top_k={k}: must be in \[1, 7\]"):
+        metrics.compute_metrics(_logits(RANKINGS), LABELS, top_k=k)
+    with pytest.raises(UserError, match=rf"top_k={k}: must be >= 1"):
+        metrics.top_k_indices(_logits(RANKINGS), k)
+
+
+def test_top_k_above_the_class_count_is_refused_and_the_default_clamped():
+    with pytest.raises(UserError, match=r"--top_k=8: must be in \[1, 7\] \(the class count\)"):
+        metrics.compute_metrics(_logits(RANKINGS), LABELS, top_k=8)
+    assert metrics.resolve_top_k(None, 400) == 5
+    assert metrics.resolve_top_k(None, 2) == 2  # the default: 5, or the class count if fewer
+    assert metrics.resolve_top_k(None, 30, default=20) == 20
+    assert metrics.resolve_top_k(7, 7) == 7
 
 
 def test_two_stream_fusion_sums_logits():
@@ -113,9 +135,11 @@ def test_prediction_record():
 def test_top5_is_reported_only_where_it_can_differ_from_1():
     labels = np.array([0, 1, 1])
     two = metrics.compute_metrics(np.array([[2.0, 1.0], [2.0, 1.0], [0.0, 3.0]]), labels)
-    assert two.top5 == 1.0 and "top5" not in two.summary()  # 2 classes: always in the top 5
+    assert two.top_k == 2 and two.top_k_accuracy == 1.0
+    # 2 classes: the default k is 2, and every video is in its top 2
+    assert "top5" not in two.summary() and "top2" not in two.summary()
     assert two.summary()["top1"] == pytest.approx(2 / 3)
     rng = np.random.default_rng(0)
     seven = metrics.compute_metrics(rng.normal(size=(3, 7)), labels)
-    assert seven.summary()["top5"] == seven.top5
+    assert seven.summary()["top5"] == seven.top_k_accuracy
     assert "top5" not in metrics.average_splits([two, two])

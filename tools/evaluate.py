@@ -11,9 +11,9 @@ shards.
 
 Test interface (paper sec. 2.5): all frames of each video, 224 centre crop, logits averaged over
 time; two streams: logits added. Writes to --output_dir (per split in split_<s>/ with --splits):
-metrics.json (top-1, top-5 unless <= 5 classes, mean class accuracy; fused and per stream),
-per_class_accuracy.csv, confusion.csv, confusion.png (row-normalised heat map with the class
-names), predictions.jsonl (media id, label, top-5), logits.npz; with --splits also splits.json (mean and per-split numbers).
+metrics.json (top1, top5 (top{k} with --top_k) unless <= 5 classes, mean class accuracy;
+fused and per stream), per_class_accuracy.csv, confusion.csv, confusion.png (row-normalised
+heat map with the class names), predictions.jsonl (media id, label, top-5), logits.npz; with --splits also splits.json (mean and per-split numbers).
 
 The baselines trained by tools/train.py, in their own test interfaces (Table 1: ConvNet+LSTM 50
 frames, last step; C3D 15 clips of 16 averaged; Two-Stream 25 snapshots averaged; 3D-Fused 25 rgb
@@ -53,8 +53,9 @@ flags.DEFINE_string("output_dir", None, "Where to write the results.")
 flags.DEFINE_integer("max_frames", None, "Evaluate at most the first N frames of each video.")
 flags.DEFINE_integer("chunk_steps", chunked.DEFAULT_CHUNK_STEPS,
                      "Mixed_5c steps per chunk (8 frames each); bounds memory on long videos.")
-flags.DEFINE_integer("top_k", 5, "k of top-k accuracy (paper: 5); not reported when k >= the "
-                     "class count (always 1).")
+flags.DEFINE_integer("top_k", None, "k of top-k accuracy, reported as top{k} (default 5 as in "
+                     "the paper, or the class count if fewer); at most the class count; not "
+                     "reported when k = the class count (always 1).", lower_bound=1)
 flags.DEFINE_bool("overwrite", False, "Replace results in --output_dir made with other settings "
                   "(default: stop and list the differences).")
 flags.mark_flag_as_required("shards")

@@ -42,7 +42,8 @@ flags.DEFINE_string("label_map", None, "Class names, one per line (default: labe
                     "the checkpoint, as a trainer run's released/ has; else the shipped "
                     "Kinetics-400, or Kinetics-600 for --eval_type=rgb600).")
 flags.DEFINE_string("output_json", None, "Also write logits, norm and top classes here.")
-flags.DEFINE_integer("top_k", 20, "How many classes to print.")
+flags.DEFINE_integer("top_k", None, "How many classes to print (default 20 as the release, or "
+                     "the class count if fewer; at most the class count).", lower_bound=1)
 flags.DEFINE_integer("chunk_steps", None, "Mixed_5c steps (8 frames each) kept per chunk of the "
                      "whole-video pass; memory grows with it, not with the video (default: "
                      "kinetics_i3d.serve.chunked.DEFAULT_CHUNK_STEPS).")

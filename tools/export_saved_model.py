@@ -18,8 +18,7 @@ from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py
 
 from absl import app, flags, logging
 
-from kinetics_i3d.errors import UserError
-from kinetics_i3d.serve import export, streams
+from kinetics_i3d.serve import export, metrics, streams
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (release layout).")
@@ -27,8 +26,8 @@ flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix (release la
 flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt "
                     "beside the checkpoint, as a trainer run's released/ has, else the shipped "
                     "Kinetics-400 / -600 map matching the checkpoint's class count).")
-flags.DEFINE_integer("top_k", 5, "k of the top-k outputs (default 5, or the class count if "
-                     "smaller).")
+flags.DEFINE_integer("top_k", None, "k of the top-k outputs (default 5, or the class count if "
+                     "smaller; at most the class count).", lower_bound=1)
 flags.DEFINE_string("output_dir", None, "Where to write the SavedModel.")
 flags.mark_flag_as_required("output_dir")
 
@@ -45,9 +44,7 @@ def main(argv):
         logging.info("%s stream: %s, %d classes", modality, checkpoint, num_classes)
     names = streams.class_names(num_classes, FLAGS.label_map,
                                 checkpoint=next(iter(checkpoints.values())))
-    top_k = FLAGS.top_k if FLAGS["top_k"].present else min(FLAGS.top_k, num_classes)
-    if not 1 <= top_k <= num_classes:
-        raise UserError(f"--top_k={top_k}: must be in [1, {num_classes}] (the class count)")
+    top_k = metrics.resolve_top_k(FLAGS.top_k, num_classes)
     export.export_saved_model(FLAGS.output_dir, models, names, top_k=top_k)
     logging.info("wrote SavedModel with signatures %s to %s", export.SIGNATURES, FLAGS.output_dir)
     print(FLAGS.output_dir)

@@ -115,7 +115,7 @@ class EvaluationResult:
 
 def evaluate_videos(videos: Iterable[TestVideo], runners: dict[str, ChunkedI3D],
                     class_names: Sequence[str], predictions_path: str | None = None,
-                    total: int | None = None, top_k: int = 5) -> EvaluationResult:
+                    total: int | None = None, top_k: int | None = None) -> EvaluationResult:
     """Runs every stream over every whole video, sums the streams' logits, computes metrics.
 
     Args:
@@ -125,8 +125,11 @@ def evaluate_videos(videos: Iterable[TestVideo], runners: dict[str, ChunkedI3D],
       predictions_path: if given, one JSON line per video (`metrics.prediction_record`, plus
         per-stream top-1 and the frame counts).
       total: number of videos, for the progress bar.
+      top_k: k of top-k accuracy and of the predictions' top list (`metrics.resolve_top_k`:
+        None is 5, or the class count if fewer; a UserError outside [1, class count]).
     """
     num_classes = len(class_names)
+    top_k = metrics.resolve_top_k(top_k, num_classes)
     media_ids, labels, fused, per_stream = [], [], [], {m: [] for m in runners}
     progbar = Progress("evaluate", total)
     out = open(predictions_path, "w", encoding="utf-8") if predictions_path else None
@@ -218,7 +221,7 @@ def log_summary(name: str, result: EvaluationResult) -> None:
 
 def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: str,
                    label_map: str | None = None, max_frames: int | None = None,
-                   chunk_steps: int = DEFAULT_CHUNK_STEPS, top_k: int = 5,
+                   chunk_steps: int = DEFAULT_CHUNK_STEPS, top_k: int | None = None,
                    extra: dict | None = None, num_classes: int | None = None,
                    overwrite: bool = False) -> EvaluationResult:
     """Restores the streams, evaluates every video of `shards`, writes the reports.
@@ -237,6 +240,7 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     first = next((c for c in checkpoints.values() if c), None)
     label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
     names = streams.class_names(num_classes, label_map)
+    top_k = metrics.resolve_top_k(top_k, num_classes)
     claim_output(output_dir, {
         "model": "i3d", "shards": shards, "max_frames": max_frames, "top_k": top_k,
         "checkpoints": {m: checkpoint_identity(c, f"{m}_checkpoint") if c else None
@@ -379,7 +383,7 @@ def model_inputs(batch: dict[str, np.ndarray], model_name: str) -> np.ndarray | 
 def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
                    model_name: str, class_names: Sequence[str],
                    predictions_path: str | None = None, total: int | None = None,
-                   top_k: int = 5) -> EvaluationResult:
+                   top_k: int | None = None) -> EvaluationResult:
     """Scores every test batch with `model(inputs, training=False)` in its test interface.
 
     Args:
@@ -395,6 +399,7 @@ def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
     (each averaged over its 25 snapshots), the others' is empty.
     """
     num_classes = len(class_names)
+    top_k = metrics.resolve_top_k(top_k, num_classes)
     sampling = get_interface(model_name).test
     two_stream = hasattr(model, "stream_logits")
     # Flow frame t spans RGB frames t..t+1, so a two-stream video loops with the flow's period.
@@ -449,7 +454,7 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
                          label_map: str | None = None, checkpoint: str = "auto",
                          num_classes: int | None = None, batch_size: int = 1,
                          crop_size: int | None = None, short_side: int | None = None,
-                         top_k: int = 5, extra: dict | None = None,
+                         top_k: int | None = None, extra: dict | None = None,
                          model_kwargs: dict | None = None,
                          overwrite: bool = False) -> EvaluationResult:
     """Restores a trained baseline from `model_dir`, evaluates every video of `shards` in the
@@ -481,6 +486,7 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
                                      model_kwargs)
     names = streams.class_names(model.num_classes, label_map)
+    top_k = metrics.resolve_top_k(top_k, model.num_classes)
     claim_output(output_dir, {
         "model": model_name, "shards": shards, "checkpoint": checkpoint_identity(path),
         "crop_size": crop_size, "short_side": short_side, "top_k": top_k,

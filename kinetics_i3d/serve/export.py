@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from kinetics_i3d import preprocessing
 from kinetics_i3d.preprocessing import CROP_SIZE
-from kinetics_i3d.serve import chunked, preprocess
+from kinetics_i3d.serve import chunked, metrics, preprocess
 from kinetics_i3d.serve.streams import check_same_classes
 
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
@@ -51,7 +51,8 @@ MAX_FRAMES = 500
 class I3DServing(tf.Module):
     """Wraps one or two `InceptionI3d` streams (final_endpoint "Logits") with the signatures."""
 
-    def __init__(self, models: dict[str, "object"], class_names: Sequence[str], top_k: int = 5):
+    def __init__(self, models: dict[str, "object"], class_names: Sequence[str],
+                 top_k: int | None = None):
         super().__init__(name="i3d_serving")
         if not models or set(models) - {"rgb", "flow"}:
             raise ValueError(f"models must map 'rgb' and/or 'flow' to a model, "
@@ -65,8 +66,7 @@ class I3DServing(tf.Module):
         if len(class_names) != num_classes:
             raise ValueError(f"class_names has {len(class_names)} names; the model has "
                              f"{num_classes} classes")
-        if not 1 <= top_k <= num_classes:
-            raise ValueError(f"top_k must be in [1, {num_classes}], got {top_k}")
+        top_k = metrics.resolve_top_k(top_k, num_classes)  # None: 5, or the class count
         self.streams = sorted(models)  # "flow" before "rgb"; order is irrelevant to the sum
         # The Keras models are kept out of TF's object tracking (a SimpleNamespace is not
         # trackable) and their underlying `tf.Variable`s are tracked instead: tracking the Keras
@@ -204,7 +204,7 @@ def _kwargs_function(fn, specs: dict[str, tf.TensorSpec]):
 
 
 def export_saved_model(export_dir: str, models: dict[str, "object"], class_names: Sequence[str],
-                       top_k: int = 5) -> str:
+                       top_k: int | None = None) -> str:
     """Writes a SavedModel with `SIGNATURES` to `export_dir` and returns the path.
 
     Args:
@@ -212,7 +212,10 @@ def export_saved_model(export_dir: str, models: dict[str, "object"], class_names
       models: {"rgb": InceptionI3d, "flow": InceptionI3d} (one or both), "Logits" endpoint,
         weights already restored.
       class_names: K names, index order.
-      top_k: k of the top-k outputs.
+      top_k: k of the top-k outputs (None: 5, or K if fewer; `metrics.resolve_top_k`).
+
+    Raises:
+      UserError: `top_k` outside [1, K].
     """
     module = I3DServing(models, class_names, top_k)
     tf.saved_model.save(module, export_dir, signatures=module.signatures())

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 import cv2
 import numpy as np
 
+from kinetics_i3d.errors import UserError
+
 
 def fuse_logits(*stream_logits: np.ndarray) -> np.ndarray:
     """Two-stream (or more) fusion: the sum of the streams' logits `[N, K]` (or `[K]`)."""
@@ -30,8 +32,33 @@ def fuse_logits(*stream_logits: np.ndarray) -> np.ndarray:
     return np.sum(np.stack([np.asarray(s, np.float64) for s in stream_logits]), axis=0)
 
 
+# k of top-k accuracy in the paper (Tables 2-4: "top-5").
+DEFAULT_TOP_K = 5
+
+
+def resolve_top_k(k: int | None, num_classes: int, default: int = DEFAULT_TOP_K,
+                  flag: str = "top_k") -> int:
+    """The one rule for a top-k `k`: None (not given) -> `default`, or the class count if fewer;
+    a given k must be in [1, num_classes].
+
+    Raises:
+      UserError: `k` < 1 or > `num_classes` (one line naming `--<flag>`).
+    """
+    if k is None:
+        return min(default, num_classes)
+    if not 1 <= k <= num_classes:
+        raise UserError(f"--{flag}={k}: must be in [1, {num_classes}] (the class count)")
+    return int(k)
+
+
 def top_k_indices(logits: np.ndarray, k: int) -> np.ndarray:
-    """`[N, K]` scores -> `[N, k]` class indices, best first (ties: lower index first)."""
+    """`[N, K]` scores -> `[N, min(k, K)]` class indices, best first (ties: lower index first).
+
+    Raises:
+      UserError: k < 1 (a negative slice end would keep all but -k classes).
+    """
+    if k < 1:
+        raise UserError(f"top_k={k}: must be >= 1")
     logits = np.asarray(logits)
     order = np.argsort(-logits, axis=-1, kind="stable")
     return order[..., :k]
@@ -42,28 +69,29 @@ class Metrics:
     """Results over `num_videos` videos and `num_classes` classes.
 
     per_class_accuracy is NaN for classes with no test video; mean_class_accuracy ignores them.
-    confusion is int64 `[K, K]`, rows = true class, columns = top-1 prediction. `top5` is the
-    top-`top_k` accuracy (k = 5 in the paper).
+    confusion is int64 `[K, K]`, rows = true class, columns = top-1 prediction.
+    `top_k_accuracy` is the top-`top_k` accuracy (k = 5 in the paper), reported as
+    `top{top_k}` ("top5").
     """
 
     num_videos: int
     top1: float
-    top5: float
+    top_k_accuracy: float
     per_class_accuracy: np.ndarray
     mean_class_accuracy: float
     confusion: np.ndarray
-    top_k: int = 5
+    top_k: int = DEFAULT_TOP_K
 
     @property
     def num_classes(self) -> int:
         return int(self.confusion.shape[0])
 
     def summary(self) -> dict[str, float]:
-        """The headline numbers; `top5` only when top-k says something (k < the class count:
-        with 5 or fewer classes every video is in its top 5, so it is always 1)."""
+        """The headline numbers; `top{k}` ("top5") only when top-k says something (k < the
+        class count: with 5 or fewer classes every video is in its top 5, so it is always 1)."""
         out = {"num_videos": self.num_videos, "top1": self.top1}
         if top_k_meaningful(self.top_k, self.num_classes):
-            out["top5"] = self.top5
+            out[f"top{self.top_k}"] = self.top_k_accuracy
         out["mean_class_accuracy"] = self.mean_class_accuracy
         return out
 
@@ -74,14 +102,18 @@ def top_k_meaningful(k: int, num_classes: int) -> bool:
 
 
 def compute_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int | None = None,
-                    top_k: int = 5) -> Metrics:
+                    top_k: int | None = None) -> Metrics:
     """Metrics from per-video scores.
 
     Args:
       logits: `[N, K]` per-video logits (or probabilities; only their order matters).
       labels: `[N]` int true class indices in [0, K).
       num_classes: K (default `logits.shape[1]`).
-      top_k: the "top-5" k (5 in the paper).
+      top_k: the "top-5" k (None: 5 as in the paper, or K if fewer); must be in [1, K].
+
+    Raises:
+      UserError: `top_k` outside [1, K] (`resolve_top_k`).
+      ValueError: shapes or labels that do not fit.
     """
     logits = np.asarray(logits)
     labels = np.asarray(labels, dtype=np.int64)
@@ -96,6 +128,7 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int | N
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must be in [0, {num_classes}), got range "
                          f"[{labels.min()}, {labels.max()}]")
+    top_k = resolve_top_k(top_k, num_classes)
     top = top_k_indices(logits, top_k)
     correct1 = top[:, 0] == labels
     correctk = (top == labels[:, None]).any(axis=1)
@@ -107,7 +140,7 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, num_classes: int | N
     return Metrics(
         num_videos=len(labels),
         top1=float(correct1.mean()),
-        top5=float(correctk.mean()),
+        top_k_accuracy=float(correctk.mean()),
         per_class_accuracy=per_class,
         mean_class_accuracy=float(np.nanmean(per_class)),
         confusion=confusion,
@@ -119,10 +152,11 @@ def average_splits(results: Sequence[Metrics]) -> dict[str, float]:
     """The mean of each summary number over splits (UCF-101 / HMDB-51: 3 splits, Table 5)."""
     if not results:
         raise ValueError("average_splits needs at least one split")
-    keys = [k for k in ("top1", "top5", "mean_class_accuracy") if k in results[0].summary()]
-    out = {k: float(np.mean([getattr(r, k) for r in results])) for k in keys}
+    summaries = [r.summary() for r in results]
+    keys = [k for k in summaries[0] if k != "num_videos"]
+    out = {k: float(np.mean([s[k] for s in summaries])) for k in keys}
     out["num_splits"] = len(results)
-    out.update({f"{k}_per_split": [float(getattr(r, k)) for r in results] for k in keys})
+    out.update({f"{k}_per_split": [float(s[k]) for s in summaries] for k in keys})
     return out
 
 
