@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT, VIDEOS
+from decay_model import decay_model
 
 from kinetics_i3d import checkpoints
 from kinetics_i3d.ingest.video import read_video
@@ -477,29 +478,10 @@ def test_optimizer_applies_step_boundaries(tmp_path):
     assert _applied_rate(restarted, _fixed_iterator(restarted)) == pytest.approx(0.02, rel=1e-4)
 
 
-def _decay_model(config):
-    """Conv (kernel, bias), BatchNorm (gamma, beta), LSTM (kernel, recurrent_kernel, bias),
-    classifier (kernel, bias): every kind of weight the decay rule must tell apart."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.layers.Input((4, 8, 8, 3)),
-        keras.layers.Conv3D(4, 3, padding="same", name="conv"),
-        keras.layers.BatchNormalization(name="bn"),
-        keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D(), name="pool"),
-        keras.layers.LSTM(3, name="lstm"),
-        keras.layers.Dense(config.num_classes, name="classifier"),
-    ], name="tiny")
-    rng = np.random.default_rng(1)  # biases and BN offsets away from 0, where decay would show
-    for w in model.trainable_weights:
-        if not w.path.endswith("kernel"):
-            w.assign(w.numpy() + rng.uniform(0.1, 0.5, w.shape).astype(np.float32))
-    return model
-
-
 def _decay_update(tmp_path, name, weight_decay):
     trainer = Trainer(_config(tmp_path, model_dir=str(tmp_path / name), momentum=0.0,
                               weight_decay=weight_decay, lr_values=(0.5,),
-                              batch_size_per_replica=4), model_fn=_decay_model)
+                              batch_size_per_replica=4), model_fn=decay_model)
     before = {w.path: w.numpy().copy() for w in trainer.model.trainable_weights}
     trainer.train_step(_fixed_iterator(trainer))
     return before, {w.path: w.numpy() - before[w.path] for w in trainer.model.trainable_weights}

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,27 +177,12 @@ DECAY = textwrap.dedent("""
     tf.config.set_logical_device_configuration(
         tf.config.list_physical_devices("CPU")[0],
         [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-    import keras
     from kinetics_i3d.train import TrainConfig, Trainer, make_strategy
     from kinetics_i3d.train.inputs import in_memory_dataset_fn
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared tiny model
+    from decay_model import decay_model
 
     LR, WD = 0.5, 0.2
-
-    def tiny(config):  # conv, BN, LSTM and classifier: kernels, recurrent kernel, biases, BN
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential([
-            keras.layers.Input((4, 8, 8, 3)),
-            keras.layers.Conv3D(4, 3, padding="same", name="conv"),
-            keras.layers.BatchNormalization(name="bn"),
-            keras.layers.TimeDistributed(keras.layers.GlobalAveragePooling2D(), name="pool"),
-            keras.layers.LSTM(3, name="lstm"),
-            keras.layers.Dense(config.num_classes, name="classifier"),
-        ], name="tiny")
-        rng = np.random.default_rng(1)  # biases and BN offsets away from 0 (decay would show)
-        for w in model.trainable_weights:
-            if not w.path.endswith("kernel"):
-                w.assign(w.numpy() + rng.uniform(0.1, 0.5, w.shape).astype(np.float32))
-        return model
 
     x = np.random.default_rng(0).uniform(-1, 1, (4, 4, 8, 8, 3)).astype(np.float32)
     y = np.array([0, 1, 0, 1], np.int32)
@@ -206,7 +192,7 @@ DECAY = textwrap.dedent("""
                              train_pattern="in-memory", num_classes=2, global_batch_size=4,
                              train_steps=1, eval_every=0, lr_schedule="steps", lr_values=(LR,),
                              momentum=0.0, weight_decay=weight_decay, strategy=strategy)
-        trainer = Trainer(config, make_strategy(strategy), model_fn=tiny)
+        trainer = Trainer(config, make_strategy(strategy), model_fn=decay_model)
         before = {w.path: w.numpy().copy() for w in trainer.model.trainable_weights}
         trainer.train_step(iter(trainer.strategy.distribute_datasets_from_function(
             in_memory_dataset_fn(x, y, 4, shuffle=False))))
@@ -232,7 +218,8 @@ def test_weight_decay_counts_once_over_replicas(tmp_path):
     weight_decay * l2 / replicas and the gradients are summed, so it counts once in total."""
     script = tmp_path / "decay.py"
     script.write_text(DECAY)
-    result = subprocess.run([sys.executable, str(script), str(tmp_path)], env=ENV,
+    result = subprocess.run([sys.executable, str(script), str(tmp_path),
+                             str(Path(__file__).parent)], env=ENV,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [l for l in result.stdout.splitlines() if l.startswith("RESULT ")][-1]
