@@ -2,7 +2,7 @@
 import pytest
 
 from kinetics_i3d import models
-from kinetics_i3d.data import interfaces
+from kinetics_i3d import specs as interfaces
 
 FPS = 25  # the stored frame rate (paper sec. 2.4: "processed at 25 frames per second")
 
@@ -37,7 +37,7 @@ def test_frame_counts_and_footprints_match_table_1(name):
 
 def test_layouts_group_frames_as_the_models_take_them_and_crops_follow_the_paper():
     # (That a layout holds its frames is `Sampling`'s own check; test_bad_names_and_layouts_raise.)
-    for name in interfaces.names():
+    for name in interfaces.video_names():
         interface = interfaces.get_interface(name)
         assert interface.crop_size == (112 if name == "c3d" else 224)
         for sampling in (interface.train, interface.test):
@@ -64,7 +64,7 @@ def test_fused_flow_snippets_are_centred_on_their_rgb_frames():
 
 def test_every_video_model_in_the_registry_has_an_interface():
     video_models = [n for n in models.names() if n != "inception_v1"]
-    assert sorted(video_models) == interfaces.names()
+    assert sorted(video_models) == interfaces.video_names()
 
 
 def test_bad_names_and_layouts_raise():

@@ -15,7 +15,8 @@ import tensorflow as tf
 from conftest import VIDEOS
 
 from kinetics_i3d import mediasequence as ms
-from kinetics_i3d.data import interfaces, make_dataset, reader
+from kinetics_i3d import specs as interfaces
+from kinetics_i3d.data import make_dataset, reader
 from kinetics_i3d.ingest import flow as flow_lib
 from kinetics_i3d.ingest import sequence, video
 
@@ -226,7 +227,7 @@ def test_modalities_select_streams(index_shard):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in interfaces.names() if n != "two_stream_i3d"])
+@pytest.mark.parametrize("name", [n for n in interfaces.video_names() if n != "two_stream_i3d"])
 def test_full_size_shapes_and_ranges_on_real_clips(real_shards, name):
     interface = interfaces.get_interface(name)
     size = interface.crop_size

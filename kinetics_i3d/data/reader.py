@@ -39,7 +39,7 @@ from kinetics_i3d import filesystems
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.data import processors
-from kinetics_i3d.data.interfaces import TemporalInterface, get_interface
+from kinetics_i3d.specs import TemporalInterface, get_interface
 from kinetics_i3d.modalities import get_modality
 
 SPLITS = ("train", "test")
@@ -453,7 +453,7 @@ def make_dataset(
     label_map_source: str = "",
 ) -> tf.data.Dataset:
     """Batches of clips from MediaSequence shards for model `interface` (a name of
-    `kinetics_i3d.data.interfaces.INTERFACES` or a `TemporalInterface`).
+    `kinetics_i3d.specs.SPECS` with an interface, or a `TemporalInterface`).
 
     Usable as `strategy.distribute_datasets_from_function(lambda ctx: make_dataset(...,
     batch_size=GLOBAL, input_context=ctx))`: each input worker reads a disjoint share of the
@@ -488,7 +488,7 @@ def make_dataset(
     Returns:
       A dataset of dicts with, per stream read, `rgb` `[B, *layout, S, S, 3]` and/or `flow`
       `[B, *layout, S, S, 2]` float32 in [-1, 1], where `layout` is the interface's model input
-      layout (`interfaces.py`): e.g. I3D train `[B, 64, 224, 224, C]`; Two-Stream test rgb
+      layout (`kinetics_i3d.specs`): e.g. I3D train `[B, 64, 224, 224, C]`; Two-Stream test rgb
       `[B, 25, 224, 224, 3]`, flow `[B, 25, 10, 224, 224, 2]`; with `test_clips=K`,
       `[B, K, *training layout, S, S, C]` (so `[:, k]` is what training feeds the model).
       Whole-video test (I3D): `[B, T, S, S, C]` with T the longest

@@ -1,14 +1,13 @@
-"""The paper's architectures as Keras models, and `build(name, ...)`: the one registry.
+"""The paper's architectures as Keras models, and `build(name, ...)` over the one registry.
 
-Registry names are shared with the input pipeline's temporal interfaces
-(`kinetics_i3d.data.interfaces`), so `build("i3d", ...)` and the "i3d" interface go together.
+The registry is `kinetics_i3d.specs.SPECS`: each name's model class, temporal interface, streams,
+loss and test-time prediction live in its `ModelSpec`; `build` and `names` read it.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import keras
 
+from kinetics_i3d import specs
 from kinetics_i3d.models.baselines import (
     C3D,
     ConvNetLSTM,
@@ -19,29 +18,15 @@ from kinetics_i3d.models.baselines import (
 from kinetics_i3d.models.i3d import VALID_ENDPOINTS, InceptionI3d
 from kinetics_i3d.models.inception_v1 import InceptionV1
 
-_BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    "i3d": InceptionI3d,
-    "inception_v1": InceptionV1,
-    # The paper's baselines (sec. 2.1-2.3, Fig. 2 a-d) and Two-Stream I3D (Fig. 2e).
-    "convnet_lstm": ConvNetLSTM,
-    "c3d": C3D,
-    "two_stream": TwoStream2D,
-    "fused_two_stream": Fused3DTwoStream,
-    "two_stream_i3d": TwoStreamI3D,
-}
-
 
 def names() -> list[str]:
-    return sorted(_BUILDERS)
+    return specs.names()
 
 
 def build(name: str, num_classes: int, **kwargs) -> keras.Model:
-    """Builds the registered architecture `name` with `num_classes` outputs."""
-    try:
-        builder = _BUILDERS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; registered models: {names()}") from None
-    return builder(num_classes=num_classes, **kwargs)
+    """Builds the registered architecture `name` with `num_classes` outputs
+    (`specs.get_spec(name).build`); a ValueError naming the registered models otherwise."""
+    return specs.get_spec(name).build(num_classes, **kwargs)
 
 
 __all__ = [

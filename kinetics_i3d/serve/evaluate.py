@@ -11,7 +11,7 @@ interface", sec. 3); their records say `"looped": true`.
 MediaSequence shards with `kinetics_i3d.data.make_dataset(..., "i3d", split="test")`.
 
 The paper's baselines (`BASELINES`: ConvNet+LSTM, C3D, Two-Stream, 3D-Fused Two-Stream) are
-evaluated in their own test interfaces (Table 1, `kinetics_i3d.data.interfaces`):
+evaluated in their own test interfaces (Table 1, `kinetics_i3d.specs`):
 `run_model_evaluation` restores a registry model from a trainer `--model_dir`
 (`load_trained_model`), reads test batches with `make_dataset(pattern, <model name>, "test")`
 and scores them with `evaluate_model`; the results go through the same `EvaluationResult`,
@@ -32,7 +32,7 @@ from absl import logging
 from kinetics_i3d import batch as keys
 from kinetics_i3d import models
 from kinetics_i3d.errors import UserError
-from kinetics_i3d.data.interfaces import get_interface
+from kinetics_i3d.specs import get_interface
 from kinetics_i3d.checkpoints.run import CHECKPOINT_CHOICES, find_trainer_checkpoint  # noqa: F401
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.progress import Progress
