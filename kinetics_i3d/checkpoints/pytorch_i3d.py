@@ -147,6 +147,24 @@ def convert_pytorch_i3d_state(state: dict[str, np.ndarray], modality: str | None
     return values
 
 
+def _load_failure(path: str, error: Exception) -> str:
+    """Why `torch.load(weights_only=True)` refused a file, in our words: torch's own message
+    advises `weights_only=False`, which would run any code the pickle holds."""
+    text = str(error)
+    if "Weights only load failed" in text:
+        return ("holds Python objects besides tensors, so it is not loaded (unpickling them could "
+                "run code); save a plain state dict (`torch.save(model.state_dict(), path)`)")
+    import zipfile
+
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if not zipfile.is_zipfile(path) and magic[:1] != b"\x80":
+        return ("not a PyTorch file: neither a zip archive (torch.save since PyTorch 1.6) nor a "
+                "pickle")
+    first = text.splitlines()[0] if text else type(error).__name__
+    return f"not a PyTorch state dict file (torch.load: {first[:120]})"
+
+
 def read_pytorch_i3d(path: str, modality: str | None = None) -> dict[str, np.ndarray]:
     """Reads a pytorch-i3d `.pt` state dict (`torch.load(weights_only=True)`: tensors only, no
     code) into `{scoped release name: float32 array}` (see `convert_pytorch_i3d_state`)."""
@@ -156,8 +174,7 @@ def read_pytorch_i3d(path: str, modality: str | None = None) -> dict[str, np.nda
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except Exception as e:  # torch raises UnpicklingError/RuntimeError for non-state-dict files
-        raise UserError(f"{path}: not a PyTorch state dict that loads with weights_only=True: "
-                        f"{str(e).splitlines()[0]}") from None
+        raise UserError(f"{path}: {_load_failure(path, e)}") from None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise UserError(f"{path}: expected a state dict (key -> tensor), got "
                         f"{type(state).__name__}")
