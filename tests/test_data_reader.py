@@ -372,6 +372,22 @@ def test_unparsable_record_raises_or_is_skipped(tmp_path, good_records):
     assert read_all(path, skip_corrupt=True) == ["v0", "v1"]
 
 
+def test_a_clip_with_several_labels_raises_naming_the_key(tmp_path, good_records):
+    """MediaSequence allows several clip/label/index values; the reader reads one, so a
+    multi-label clip must not train or score on its first label only (also with skip_corrupt)."""
+    two = index_example(12, "two")
+    two.context.feature["clip/label/index"].int64_list.value.append(3)
+    path = write_records(tmp_path / "multi.tfrecord", [good_records[0], two])
+    for skip in (False, True):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"record 1 of .*multi\.tfrecord: clip/label/index has 2 values"):
+            read_all(path, skip_corrupt=skip)
+    ids = index_example(12, "ids")
+    ids.context.feature["clip/media_id"].bytes_list.value.append(b"other")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"clip/media_id has 2 values"):
+        read_all(write_records(tmp_path / "ids.tfrecord", [ids]))
+
+
 def test_missing_keys_raise_naming_the_key_and_file(tmp_path, good_records):
     unlabelled = sequence.make_sequence_example(
         np.zeros((12, 36, 40, 3), np.uint8), np.zeros((11, 36, 40, 2), np.float32), fps=25,
@@ -443,30 +459,22 @@ def test_flow_resize_branch_rescales_displacements(tmp_path):
                                atol=1e-5)
 
 
-def test_unlabelled_records_and_several_labels(tmp_path):
+def test_unlabelled_records(tmp_path):
     """require_labels=False: a record without clip/label/index gets label -1, an all-zero
-    one-hot and an empty label string (a labelled one keeps its own). A record with several
-    clip/label/index (and clip/label/string) values is read as single-label: the first value
-    of each is the label (the rule tested here; the training loss is single-label softmax)."""
+    one-hot and an empty label string (a labelled one keeps its own). Several labels per clip:
+    `test_a_clip_with_several_labels_raises_naming_the_key`."""
     unlabelled = sequence.make_sequence_example(
         np.zeros((12, 36, 40, 3), np.uint8), None, fps=25, label_index=None, label_string=None,
         media_id="nolabel")
-    several = index_example(12, "several", label=3)
-    several.context.feature["clip/label/index"].int64_list.value.append(7)
-    several.context.feature["clip/label/string"].bytes_list.value.append(b"class_7")
     path = write_records(tmp_path / "labels.tfrecord",
-                         [unlabelled, several, index_example(12, "one", label=2)])
+                         [unlabelled, index_example(12, "one", label=2)])
     ds = make_dataset(path, "i3d", "test", batch_size=1, num_classes=NUM_CLASSES,
                       modalities=("rgb",), require_labels=False, **SMALL)
     got = {b["media_id"][0].numpy().decode(): b for b in ds}
-    assert sorted(got) == ["nolabel", "one", "several"]
+    assert sorted(got) == ["nolabel", "one"]
     assert got["nolabel"]["label"].numpy().tolist() == [-1]
     np.testing.assert_array_equal(got["nolabel"]["label_one_hot"].numpy(),
                                   np.zeros((1, NUM_CLASSES), np.float32))
     assert got["nolabel"]["label_string"].numpy().tolist() == [b""]
     assert got["one"]["label"].numpy().tolist() == [2]
     np.testing.assert_array_equal(got["one"]["label_one_hot"].numpy()[0], np.eye(NUM_CLASSES)[2])
-    assert got["several"]["label"].numpy().tolist() == [3]
-    assert got["several"]["label_string"].numpy().tolist() == [b"class_3"]
-    np.testing.assert_array_equal(got["several"]["label_one_hot"].numpy()[0],
-                                  np.eye(NUM_CLASSES)[3])

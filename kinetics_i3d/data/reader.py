@@ -147,6 +147,10 @@ def skipped_count() -> int:
     return _skipped_total["records"]
 
 
+# Context keys read as one value per clip (MediaSequence allows several).
+_SINGLE_VALUED = (ms.CLIP_MEDIA_ID, ms.CLIP_LABEL_INDEX, ms.CLIP_LABEL_STRING)
+
+
 class _Reader:
     """Per-file reading, parsing and checks (one instance per `make_dataset` call)."""
 
@@ -192,7 +196,25 @@ class _Reader:
             out[f"{m}_encoded"] = sequence[_STREAM_KEYS[m]]
             present[_STREAM_KEYS[m]] = tf.size(sequence[_STREAM_KEYS[m]]) > 0
         out["missing"] = tf.logical_not(tf.stack([present[k] for k in self.required]))
+        out["value_counts"] = tf.stack([tf.size(context[k].values) for k in _SINGLE_VALUED])
         return out
+
+    def _check_single_values(self, path: tf.Tensor, item: dict[str, tf.Tensor]
+                             ) -> dict[str, tf.Tensor]:
+        """Asserts each `_SINGLE_VALUED` context key holds at most one value, in every mode:
+        a multi-label clip would otherwise train and score on its first label only."""
+        counts = item["value_counts"]
+        worst = tf.argmax(counts)
+        ok = tf.logical_or(item["index"] < 0, tf.reduce_max(counts) <= 1)
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            "record ", tf.strings.as_string(item["index"]), " of ", path, ": ",
+            tf.gather(tf.constant(_SINGLE_VALUED), worst), " has ",
+            tf.strings.as_string(tf.gather(counts, worst)), " values; one per clip is read "
+            "(multi-label clips are not supported: write one example per label)"])])
+        with tf.control_dependencies([check]):
+            item = dict(item)
+            item["index"] = tf.identity(item["index"])
+        return item
 
     def _check_record(self, path: tf.Tensor, item: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """Error mode: asserts the record has every required key and a valid label."""
@@ -250,6 +272,7 @@ class _Reader:
         items = raw.concatenate(end).scan(zero, bytes_read)
         items = items.map(lambda i, r, consumed: dict(self._parse(i, r), consumed=consumed))
         items = items.ignore_errors()  # unparsable records leave a gap in the indices
+        items = items.map(lambda item: self._check_single_values(path, item))
         if not self.skip_corrupt:
             items = items.map(lambda item: self._check_record(path, item))
 
