@@ -9,3 +9,7 @@ no traceback. Anything else that escapes is a bug and keeps its traceback. A sub
 
 class UserError(ValueError):
     """An expected user mistake; the message is one line meant for the user."""
+
+
+class ClassCountError(UserError):
+    """A checkpoint's class count does not match the label map / the other stream."""

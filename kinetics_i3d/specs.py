@@ -138,6 +138,8 @@ class ModelSpec:
       `<model_dir>/released/model.ckpt`, evaluation and export take release-layout checkpoints.
     consecutive_frames: its training clip is consecutive frames, so `--num_frames` may set the
       clip length (I3D: 64 by default).
+    stream_logits: the class has `stream_logits(inputs, training)` -> `{stream: [B, K], "joint":
+      [B, K]}` (each stream's logits beside the model's), which evaluation reports per stream.
     """
 
     name: str
@@ -151,6 +153,7 @@ class ModelSpec:
     init_sources: tuple[str, ...] = (INIT_RUN,)
     released_layout: bool = False
     consecutive_frames: bool = False
+    stream_logits: bool = False
 
     def __post_init__(self):
         if self.training_loss not in (LOSS_LAST, LOSS_ALL_STEPS):
@@ -226,7 +229,7 @@ SPECS: dict[str, ModelSpec] = {
         "two_stream_i3d", "kinetics_i3d.models.baselines:TwoStreamI3D", "sec. 2.4, Fig. 2e",
         TemporalInterface("two_stream_i3d", **_I3D_INTERFACE),
         test_prediction=PREDICT_WHOLE_VIDEO, init_sources=(INIT_RUN, INIT_RELEASED),
-        released_layout=True, consecutive_frames=True),
+        released_layout=True, consecutive_frames=True, stream_logits=True),
     # ConvNet+LSTM (sec. 2.1, Table 1): one frame in five of the 25 fps stream; 25 rgb (5 s) to
     # train, 50 rgb (10 s) at test, from the start of the video. Layout [T, H, W, 3]. Loss at
     # every step.
@@ -258,7 +261,7 @@ SPECS: dict[str, ModelSpec] = {
                            flow_layout=(1, 10)),
             test=Sampling(rgb_offsets=(0,), flow_offsets=_range(10), num_snapshots=25,
                           rgb_layout=(25,), flow_layout=(25, 10))),
-        init_sources=(INIT_RUN, INIT_IMAGENET)),
+        init_sources=(INIT_RUN, INIT_IMAGENET), stream_logits=True),
     # 3D-Fused Two-Stream (sec. 2.3, Table 1): rgb frames 10 apart, each with the 10-frame flow
     # snippet around it (our choice: centred, flow t-5..t+4 for rgb frame t). Train: 5 rgb + 50
     # flow (2 s); test: the same pattern over 10 s, 25 rgb + 250 flow, one pass of the fused

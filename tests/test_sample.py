@@ -1,4 +1,4 @@
-"""The release's sample evaluation: tools/evaluate_sample.py and kinetics_i3d.sample."""
+"""The release's sample evaluation: tools/evaluate_sample.py and kinetics_i3d.serve.sample."""
 import json
 import os
 import re
@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, REPO_ROOT, random_release_values
-from kinetics_i3d import labels, sample
+from kinetics_i3d import labels
 from kinetics_i3d.checkpoints import write_checkpoint
 from kinetics_i3d.errors import UserError
+from kinetics_i3d.serve import evaluate, sample
+from kinetics_i3d.serve.chunked import ChunkedI3D
+from kinetics_i3d.serve.streams import load_streams
 
 FRAMES = 9  # the fewest frames I3D's head accepts; keeps 224x224 cheap
 
@@ -101,10 +104,29 @@ def test_rgb600_uses_the_600_class_names(release_dir):
     assert result.logits.shape == (600,)
     report = sample.format_report(result, 5)
     assert report.splitlines()[3].endswith(names[int(np.argmax(result.logits))])
-    with pytest.raises(ValueError, match="has 600 classes but the label map has 400"):
+    with pytest.raises(ValueError, match=r"has 600 classes .*expected 400 \(label map"):
         sample.evaluate("rgb600", labels.default_label_map(400),
                         rgb_checkpoint=str(release_dir / "rgb_scratch_kin600" / "model.ckpt"),
                         rgb_input=x)
+
+
+def test_sample_is_a_one_video_evaluation(release_dir):
+    # The release sample's joint logits are evaluation's fused logits for the same video: the
+    # same streams (serve/streams.load_stream), the same whole-video predictor, the same fusion.
+    names = labels.default_label_map(400)
+    ckpts = {m: str(release_dir / f"{m}_imagenet" / "model.ckpt") for m in ("rgb", "flow")}
+    inputs = {m: sample.load_input(str(release_dir / f"{m}.npy"), m) for m in ("rgb", "flow")}
+    got = sample.evaluate("joint", names, ckpts["rgb"], ckpts["flow"], inputs["rgb"],
+                          inputs["flow"])
+    runners = {m: ChunkedI3D(model) for m, model in load_streams(ckpts, 400).items()}
+    video = evaluate.TestVideo("sample", 0, {m: np.load(release_dir / f"{m}.npy")[0]
+                                             for m in ("rgb", "flow")})
+    result = evaluate.evaluate(evaluate.whole_video_predictions([video], runners), names)
+    tol = 1e-6 * float(np.abs(result.logits).max())
+    np.testing.assert_allclose(got.logits, result.logits[0], atol=tol)
+    np.testing.assert_allclose(got.logits, result.stream_logits["rgb"][0]
+                               + result.stream_logits["flow"][0], atol=tol)
+    np.testing.assert_allclose(got.probabilities.sum(), 1.0, rtol=1e-5)
 
 
 def test_bad_inputs_are_named(release_dir, tmp_path):
@@ -137,7 +159,6 @@ def test_cli_missing_flag_fails_fast(tmp_path):
 @pytest.mark.slow
 def test_video_flag_runs_the_release_preprocessing(release_dir, tmp_path):
     from conftest import VIDEOS
-    from kinetics_i3d.serve.preprocess import load_video
 
     video = VIDEOS / "carphone_pristine.mp4"
     out_json = tmp_path / "video.json"
@@ -150,11 +171,17 @@ def test_video_flag_runs_the_release_preprocessing(release_dir, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     _check_release_format(proc.stdout, labels.default_label_map(400))
-    inputs = load_video(str(video), ("rgb",), num_frames=12)
-    assert inputs["rgb"].shape == (1, 12, 224, 224, 3)
+    # The reference: the release's preprocessing of the whole clip in memory (25 fps, short
+    # side 256, 224 centre crop, [-1, 1]); the tool streams it instead.
+    from kinetics_i3d.ingest.video import read_video
+    from kinetics_i3d.serve import preprocess
+
+    frames = read_video(str(video), fps=25.0, short_side=256).rgb[:12]
+    rgb = preprocess.preprocess_rgb(frames[None]).numpy()
+    assert rgb.shape == (1, 12, 224, 224, 3)
     expected = sample.evaluate("rgb", labels.default_label_map(400),
                                rgb_checkpoint=str(release_dir / "rgb_imagenet" / "model.ckpt"),
-                               rgb_input=inputs["rgb"])
+                               rgb_input=rgb)
     np.testing.assert_allclose(json.loads(out_json.read_text())["logits"], expected.logits,
                                atol=1e-4)
 
@@ -169,9 +196,22 @@ def test_video_flag_conflicts_and_missing_files_fail_fast(tmp_path):
     proc = subprocess.run(base + [f"--video={tmp_path}", "--rgb_input=x.npy"], capture_output=True,
                           text=True, env=env, timeout=300)
     assert proc.returncode != 0 and "--video replaces --rgb_input" in proc.stderr
+    # A checkpoint that does not resolve and a missing --output_json folder fail before the
+    # video is decoded, one line naming the flag.
+    from conftest import VIDEOS
+
+    video = f"--video={VIDEOS / 'carphone_pristine.mp4'}"
+    proc = subprocess.run(base + [video], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        "error: --rgb_checkpoint='whatever': no checkpoint there (whatever.index does not exist)"]
+    proc = subprocess.run(base + [video, f"--output_json={tmp_path}/no/dir/out.json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        f"error: --output_json={tmp_path}/no/dir/out.json: folder {tmp_path}/no/dir does not "
+        "exist"]
 
 
-def test_uint8_scaled_npy_is_one_line_error_exit_1(tmp_path):
+def test_uint8_scaled_npy_is_one_line_error_exit_1(release_dir, tmp_path):
     # The most common I3D-port mistake: RGB in [0, 255] (here uint8 values saved as float32).
     clip = np.random.default_rng(5).integers(0, 256, [1, FRAMES, 32, 32, 3]).astype(np.float32)
     path = tmp_path / "uint8_rgb.npy"
@@ -181,7 +221,7 @@ def test_uint8_scaled_npy_is_one_line_error_exit_1(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"), "--eval_type=rgb",
-         "--rgb_checkpoint=unused", f"--rgb_input={path}"],
+         f"--rgb_checkpoint={release_dir / 'rgb_imagenet' / 'model.ckpt'}", f"--rgb_input={path}"],
         capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and proc.stdout == ""
@@ -195,7 +235,7 @@ def test_uint8_scaled_npy_is_one_line_error_exit_1(tmp_path):
 @pytest.mark.slow  # 224 px, two streams, TV-L1 on 9 pairs at 256 px
 def test_video_flag_joint_runs_flow_from_the_video(release_dir, tmp_path):
     """`--video --eval_type=joint`: the flow branch (TV-L1 on the decoded 256-px frames) runs and
-    the printed logits are the sum of both streams on `load_video`'s inputs."""
+    the printed logits are the sum of both streams on the release's in-memory preprocessing."""
     from conftest import moving_texture_video
 
     video = moving_texture_video(tmp_path / "moving.avi", num_frames=10)
@@ -215,15 +255,24 @@ def test_video_flag_joint_runs_flow_from_the_video(release_dir, tmp_path):
     # this test alone agrees exactly (0.0); the process state behind it was not isolated.
     expect = subprocess.run([sys.executable, "-c", (
         "import json, sys, numpy as np\n"
-        "from kinetics_i3d import sample\n"
-        "from kinetics_i3d.serve.preprocess import load_video\n"
+        "from kinetics_i3d.labels import default_label_map\n"
+        "from kinetics_i3d.serve import sample\n"
+        "from kinetics_i3d.ingest.flow import compute_flow, rgb_to_gray\n"
+        "from kinetics_i3d.ingest.video import read_video\n"
+        "from kinetics_i3d.serve import preprocess\n"
         "video, rgb_ckpt, flow_ckpt = sys.argv[1:]\n"
-        "inputs = load_video(video, ('rgb', 'flow'), num_frames=10)\n"
+        "frames = read_video(video, fps=25.0, short_side=256).rgb[:10]\n"
+        "inputs = {'rgb': preprocess.preprocess_rgb(frames[None]).numpy(),\n"
+        "          'flow': preprocess.preprocess_flow(\n"
+        "              compute_flow(rgb_to_gray(frames))[None]).numpy()}\n"
         "assert inputs['flow'].shape == (1, 9, 224, 224, 2), inputs['flow'].shape\n"
-        "rgb = sample.stream_logits('rgb', rgb_ckpt, inputs['rgb'], 400)\n"
-        "flow = sample.stream_logits('flow', flow_ckpt, inputs['flow'], 400)\n"
+        "names = default_label_map(400)\n"
+        "rgb = sample.evaluate('rgb', names, rgb_ckpt, rgb_input=inputs['rgb']).logits\n"
+        "flow = sample.evaluate('flow', names, flow_checkpoint=flow_ckpt,\n"
+        "                       flow_input=inputs['flow']).logits\n"
         "print(json.dumps({'rgb': rgb.tolist(), 'flow': flow.tolist()}))\n"),
-        str(video), rgb_ckpt, flow_ckpt], capture_output=True, text=True, env=env, timeout=600)
+        str(video), rgb_ckpt, flow_ckpt], capture_output=True, text=True,
+        env=env, timeout=600)
     assert expect.returncode == 0, expect.stderr[-3000:]
     streams = json.loads(expect.stdout.strip().splitlines()[-1])
     rgb, flow = np.array(streams["rgb"]), np.array(streams["flow"])
@@ -260,7 +309,8 @@ def test_long_input_memory_is_bounded_by_the_chunk(tmp_path):
     np.save(path, np.zeros([1, LONG_FRAMES, 8, 8, 3], np.float32))
     x = sample.load_input(str(path), "rgb")
     assert isinstance(x, np.memmap) and not x.flags.writeable
-    frames, n = sample.stream_frames(x)
+    frames, n = evaluate.stream_frames(x[0])  # what sample.evaluate hands the predictor
+    assert isinstance(frames, np.memmap) and not frames.flags.writeable
     assert n == LONG_FRAMES and next(iter(frames)).shape == (8, 8, 3)
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from conftest import REPO_ROOT
 from kinetics_i3d import mediasequence as ms
 from kinetics_i3d.checkpoints import export_released, write_checkpoint
+from kinetics_i3d.checkpoints.run import load_trained_model
 from kinetics_i3d.ingest.sequence import make_sequence_example
 from kinetics_i3d.serve import evaluate, metrics
 from kinetics_i3d.serve.chunked import ChunkedI3D
@@ -50,7 +51,7 @@ def test_abstract_iterable_and_fusion(two_stream):
               "flow": rng.uniform(-1, 1, (8, 224, 224, 2)).astype(np.float32)}
     videos = [evaluate.TestVideo("x", 3, frames)]
     runners = {m: ChunkedI3D(model) for m, model in models.items()}
-    result = evaluate.evaluate_videos(videos, runners, NAMES)
+    result = evaluate.evaluate(evaluate.whole_video_predictions(videos, runners), NAMES)
     looped_flow = evaluate.loop_to(videos[0].frames["flow"], 9)
     assert looped_flow.shape[0] == 9 and np.array_equal(looped_flow[8], looped_flow[0])
     rgb = models["rgb"](videos[0].frames["rgb"][None], training=False).numpy()[0]
@@ -58,6 +59,11 @@ def test_abstract_iterable_and_fusion(two_stream):
     tol = 1e-5 * max(1.0, float(np.abs(rgb).max() + np.abs(flow).max()))
     np.testing.assert_allclose(result.stream_logits["rgb"][0], rgb, atol=tol)
     np.testing.assert_allclose(result.logits[0], rgb + flow, atol=tol)
+    # A stream streamed as (frames, T) gives the same logits as the array.
+    streamed = [evaluate.TestVideo("x", 3, {"rgb": (iter(frames["rgb"]), 9)})]
+    (prediction,) = evaluate.whole_video_predictions(streamed, {"rgb": runners["rgb"]})
+    np.testing.assert_allclose(prediction.logits, result.stream_logits["rgb"][0], atol=tol)
+    assert prediction.stream_logits.keys() == {"rgb"} and not prediction.looped
 
 
 @pytest.mark.slow  # 224 px, two streams, a subprocess
@@ -234,17 +240,17 @@ def test_baseline_checkpoint_choice_and_errors(tmp_path):
     run = str(tmp_path / "run")
     for which, bias in (("auto", latest_bias + 1.0), ("best", latest_bias + 1.0),
                         ("latest", latest_bias)):
-        model, path = evaluate.load_trained_model("convnet_lstm", run, which, 4, kwargs)
+        model, path = load_trained_model("convnet_lstm", run, which, 4, kwargs)
         np.testing.assert_allclose(model.classifier.bias.numpy(), bias)
         assert (os.sep + ("ckpt" if which == "latest" else "best") + os.sep) in path
     with pytest.raises(FileNotFoundError, match="empty_dir"):
-        evaluate.load_trained_model("convnet_lstm", str(tmp_path / "empty_dir"), "auto")
+        load_trained_model("convnet_lstm", str(tmp_path / "empty_dir"), "auto")
     with pytest.raises(ClassCountError, match=r"run.*has 4 classes, expected 5"):
-        evaluate.load_trained_model("convnet_lstm", run, "auto", 5, kwargs)
+        load_trained_model("convnet_lstm", run, "auto", 5, kwargs)
     with pytest.raises(ValueError, match=r"does not match --model=convnet_lstm.*bn_lstm"):
-        evaluate.load_trained_model("convnet_lstm", run, "auto", 4, dict(lstm_units=8))
+        load_trained_model("convnet_lstm", run, "auto", 4, dict(lstm_units=8))
     with pytest.raises(ValueError, match=r"not a trainer checkpoint of --model=c3d"):
-        evaluate.load_trained_model("c3d", run, "latest", 4, BASELINE_KWARGS["c3d"])
+        load_trained_model("c3d", run, "latest", 4, BASELINE_KWARGS["c3d"])
 
 
 def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
@@ -287,7 +293,15 @@ def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
     assert proc.returncode != 0 and f"--model_dir='{tmp_path}/none' holds no trainer" in proc.stderr
     proc = subprocess.run(cmd + ["--rgb_checkpoint=x"], env=env, capture_output=True, text=True,
                           timeout=600)
-    assert proc.returncode != 0 and "--model=i3d only" in proc.stderr
+    assert proc.returncode != 0 and (
+        "--rgb_checkpoint: release-layout models only (--model=i3d/two_stream_i3d); "
+        "--model=convnet_lstm restores from --model_dir") in proc.stderr
+    # Which flags apply is read from the spec: Two-Stream I3D takes both streams' checkpoints.
+    i3d = [c for c in cmd if not c.startswith(("--model", "--crop_size", "--batch_size"))]
+    proc = subprocess.run(i3d + ["--model=two_stream_i3d", "--rgb_checkpoint=x"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and (
+        "--model=two_stream_i3d: give --flow_checkpoint") in proc.stderr
 
 
 def test_baseline_splits_average(tmp_path):
@@ -337,3 +351,33 @@ def test_results_of_other_settings_are_not_silently_replaced(tmp_path):
     evaluate.claim_output(out, second, overwrite=True)
     with open(os.path.join(out, evaluate.SETTINGS_JSON)) as f:
         assert json.load(f)["settings"] == second
+
+
+def test_two_stream_i3d_is_the_whole_video_path_with_both_streams(two_stream, tmp_path):
+    # --model=two_stream_i3d: both streams through ChunkedI3D, fused by fusion.fuse_logits (the
+    # sum, as TwoStreamI3D.stream_logits); one stream alone is a clear error naming the flag.
+    from kinetics_i3d.errors import UserError
+
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    with pytest.raises(UserError, match="needs --rgb_checkpoint and --flow_checkpoint"):
+        evaluate.run_evaluation(two_stream["shard"], {"rgb": None}, str(tmp_path / "bad"),
+                                model="two_stream_i3d", num_classes=4)
+    with pytest.raises(UserError, match="from its trainer --model_dir"):
+        evaluate.run_evaluation(two_stream["shard"], {"rgb": None}, str(tmp_path / "bad"),
+                                model="c3d", num_classes=4)
+    out = tmp_path / "out"
+    result = evaluate.run_evaluation(two_stream["shard"], {"rgb": None, "flow": None}, str(out),
+                                     model="two_stream_i3d", num_classes=4,
+                                     label_map=str(label_map), max_frames=10)
+    np.testing.assert_allclose(result.logits,
+                               result.stream_logits["rgb"] + result.stream_logits["flow"],
+                               rtol=1e-6, atol=1e-6)
+    records = [json.loads(line) for line in open(out / "predictions.jsonl")]
+    # max_frames=10 cuts each stream: video_1's 12 rgb / 11 flow frames to 10 and 10.
+    assert [r["num_frames"] for r in records] == [{"rgb": 10, "flow": 9}, {"rgb": 10, "flow": 10},
+                                                  {"rgb": 6, "flow": 5}]
+    assert [r["looped"] for r in records] == [False, False, True]
+    assert all(set(r["stream_top1"]) == {"rgb", "flow"} for r in records)
+    settings = json.load(open(out / evaluate.SETTINGS_JSON))["settings"]
+    assert settings["model"] == "two_stream_i3d" and settings["max_frames"] == 10

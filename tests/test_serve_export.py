@@ -171,3 +171,21 @@ def test_export_tool_writes_the_same_saved_model(exported, tmp_path):
     order = np.argsort(-want[0])[:2]
     np.testing.assert_array_equal(result["top_k_indices"].numpy()[0], order)
     assert [c.decode() for c in result["top_k_classes"].numpy()[0]] == [NAMES[i] for i in order]
+
+
+def test_export_fuses_streams_through_the_fusion_home(exported, monkeypatch):
+    # The SavedModel's two-stream logits are `kinetics_i3d.fusion.fuse_logits` of the streams'
+    # (the sum, as evaluation and the sample), traced from the one home.
+    from kinetics_i3d import fusion
+
+    seen, original = [], fusion.fuse_logits
+
+    def recording(stream_logits):
+        seen.append(sorted(stream_logits))
+        return original(stream_logits)
+
+    monkeypatch.setattr(fusion, "fuse_logits", recording)
+    module = export.I3DServing(exported["models"], NAMES)
+    logits = module._logits({k: tf.constant(v) for k, v in exported["pre"].items()}).numpy()
+    assert seen == [["flow", "rgb"]]
+    np.testing.assert_allclose(logits, exported["logits"], atol=_scale_tol(exported["logits"]))

@@ -70,19 +70,6 @@ def test_top_k_above_the_class_count_is_refused_and_the_default_clamped():
     assert metrics.resolve_top_k(7, 7) == 7
 
 
-def test_two_stream_fusion_sums_logits():
-    rgb = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 0.0]])
-    flow = np.array([[-3.0, 0.0, 0.5], [2.0, -5.0, 2.5]])
-    fused = metrics.fuse_logits(rgb, flow)
-    np.testing.assert_allclose(fused, [[-1.0, 1.0, 0.5], [3.0, -2.0, 2.5]])
-    labels = np.array([1, 0])
-    assert metrics.compute_metrics(rgb, labels).top1 == 0.0
-    assert metrics.compute_metrics(flow, labels).top1 == 0.0
-    assert metrics.compute_metrics(fused, labels).top1 == 1.0
-    with pytest.raises(ValueError, match="same shape"):
-        metrics.fuse_logits(rgb, flow[:1])
-
-
 def test_average_splits():
     logits = _logits(RANKINGS)
     splits = [metrics.compute_metrics(logits, LABELS),  # top-1 4/7

@@ -37,12 +37,20 @@ def test_matches_ingest_resize_on_a_real_clip():
     assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 3.0
 
 
-def test_load_video():
-    out = preprocess.load_video(str(VIDEOS / "carphone_pristine.mp4"), ("rgb",), num_frames=12)
-    assert out["rgb"].shape == (1, 12, 224, 224, 3) and out["rgb"].dtype == np.float32
-    assert -1.0 <= out["rgb"].min() < out["rgb"].max() <= 1.0
+def test_streamed_video_frames():
+    # The streaming path (`features.file_items`, what --video and feature extraction read): one
+    # network-ready frame at a time, [224, 224, 3] float32 in [-1, 1], with the frame count.
+    from kinetics_i3d.serve import features
+
+    (item,) = features.file_items([str(VIDEOS / "carphone_pristine.mp4")], None, ["rgb"],
+                                  features.InputSize(), max_frames=12)
+    frames, n = item.frames["rgb"]()
+    out = np.stack(list(frames))
+    assert n == 12 and out.shape == (12, 224, 224, 3) and out.dtype == np.float32
+    assert -1.0 <= out.min() < out.max() <= 1.0
     with pytest.raises(ValueError, match="modalities"):
-        preprocess.load_video(str(VIDEOS / "carphone_pristine.mp4"), ("depth",))
+        next(features.file_items([str(VIDEOS / "carphone_pristine.mp4")], None, ["depth"],
+                                 features.InputSize()))
 
 
 def test_center_crop_offsets_are_exact():
@@ -76,13 +84,17 @@ def test_flow_signed_non_uniform_fields():
     assert out[..., 1].min() == -1.0 and out[..., 1].max() == 1.0
 
 
-def test_load_video_flow_follows_the_motion(tmp_path):
+def test_streamed_flow_follows_the_motion(tmp_path):
     # Content moving +1 px in x and -1 px in y per frame at 48 px is (+16/3, -16/3) px at 256 px
     # (+-0.267 of the 20 px bound): flow channel 0 is x, channel 1 is y, signs kept.
+    from kinetics_i3d.serve import features
+
     path = moving_texture_video(tmp_path / "moving.avi")
-    out = preprocess.load_video(path, ("rgb", "flow"), num_frames=3)
-    assert out["rgb"].shape == (1, 3, 224, 224, 3)
-    assert out["flow"].shape == (1, 2, 224, 224, 2) and out["flow"].dtype == np.float32
-    inner = out["flow"][0, :, 32:-32, 32:-32]  # away from the border TV-L1 cannot see past
+    (item,) = features.file_items([path], None, ["rgb", "flow"], features.InputSize(),
+                                  max_frames=3)
+    rgb, flow = (np.stack(list(item.frames[m]()[0])) for m in ("rgb", "flow"))
+    assert rgb.shape == (3, 224, 224, 3) and item.frames["flow"]()[1] == 2
+    assert flow.shape == (2, 224, 224, 2) and flow.dtype == np.float32
+    inner = flow[:, 32:-32, 32:-32]  # away from the border TV-L1 cannot see past
     median = np.median(inner, axis=(0, 1, 2))
     np.testing.assert_allclose(median, [16 / 3 / 20, -16 / 3 / 20], atol=0.03)

@@ -1,5 +1,6 @@
-r"""Whole-video evaluation of I3D (RGB, Flow, two-stream) or a baseline on MediaSequence test
-shards.
+r"""Evaluation of any registered video model (`--model`, kinetics_i3d/specs.py) on MediaSequence
+test shards: I3D (RGB, Flow, two-stream; --model=two_stream_i3d needs both streams) from
+release-layout checkpoints, or a baseline from its trainer --model_dir.
 
   python tools/evaluate.py --shards='data/kinetics400/test-*.tfrecord' \
       --rgb_checkpoint=runs/rgb/model.ckpt --flow_checkpoint=runs/flow/model.ckpt \
@@ -28,11 +29,13 @@ from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py
 
 from absl import app, flags
 
+from kinetics_i3d import specs
 from kinetics_i3d.serve import chunked, evaluate
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "i3d", ("i3d",) + evaluate.BASELINES,
-                  "i3d: --rgb_checkpoint/--flow_checkpoint; a baseline: --model_dir.")
+flags.DEFINE_enum("model", "i3d", specs.video_names(),
+                  "Release-layout models (i3d, two_stream_i3d): --rgb_checkpoint/"
+                  "--flow_checkpoint; the others: the trainer's --model_dir.")
 flags.DEFINE_string("shards", None, "Test shard pattern (with {split} when --splits is given).")
 flags.DEFINE_string("model_dir", None, "Baselines: the trainer's --model_dir (with {split} when "
                     "--splits is given).")
@@ -62,27 +65,40 @@ flags.mark_flag_as_required("shards")
 flags.mark_flag_as_required("output_dir")
 
 
-def _kwargs() -> tuple[dict, dict]:
-    """(checkpoint arguments, evaluation keyword arguments) for --model."""
-    i3d_only = [f for f in ("rgb_checkpoint", "flow_checkpoint", "max_frames")
-                if FLAGS[f].present]
-    baseline_only = [f for f in ("model_dir", "checkpoint", "num_classes", "batch_size",
-                                 "crop_size") if FLAGS[f].present]
+# Which flags apply to a model, read from its spec (`kinetics_i3d.specs`).
+FLAG_RULES = {
+    **{f: ("release-layout", lambda s: s.released_layout)
+       for f in ("rgb_checkpoint", "flow_checkpoint")},
+    "max_frames": ("whole-video", lambda s: s.test_prediction == specs.PREDICT_WHOLE_VIDEO),
+    **{f: ("trainer-run", lambda s: not s.released_layout)
+       for f in ("model_dir", "checkpoint", "num_classes", "batch_size", "crop_size")},
+}
+
+
+def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
+    """(checkpoint arguments, evaluation keyword arguments) for --model, per its spec."""
+    for flag, (kind, applies) in FLAG_RULES.items():
+        if FLAGS[flag].present and not applies(spec):
+            takers = [n for n in specs.video_names() if applies(specs.get_spec(n))]
+            raise app.UsageError(
+                f"--{flag}: {kind} models only (--model={'/'.join(takers)}); --model="
+                f"{spec.name} " + ("takes --rgb_checkpoint/--flow_checkpoint"
+                                   if spec.released_layout else "restores from --model_dir"))
     common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
-    if FLAGS.model == "i3d":
-        if baseline_only:
-            raise app.UsageError(f"--{', --'.join(baseline_only)}: baselines only (--model)")
+    if spec.released_layout:
         templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
                      if FLAGS[f"{m}_checkpoint"].value}
-        if not templates:
-            raise app.UsageError("give --rgb_checkpoint and/or --flow_checkpoint")
+        wanted = spec.streams() if not spec.modality_flag else ()
+        missing = [m for m in wanted if m not in templates]
+        if not templates or missing:
+            raise app.UsageError(f"--model={spec.name}: give --"
+                                 f"{'_checkpoint and --'.join(missing or ('rgb', 'flow'))}"
+                                 f"_checkpoint" + ("" if missing else " (or both)"))
         return ({"checkpoints": templates},
-                dict(common, max_frames=FLAGS.max_frames, chunk_steps=FLAGS.chunk_steps))
-    if i3d_only:
-        raise app.UsageError(f"--{', --'.join(i3d_only)}: --model=i3d only; --model="
-                             f"{FLAGS.model} restores from --model_dir")
+                dict(common, model=spec.name, max_frames=FLAGS.max_frames,
+                     chunk_steps=FLAGS.chunk_steps))
     if not FLAGS.model_dir:
-        raise app.UsageError(f"--model={FLAGS.model} needs --model_dir (the trainer's)")
+        raise app.UsageError(f"--model={spec.name} needs --model_dir (the trainer's)")
     if FLAGS.batch_size < 1 or FLAGS.crop_size < 0:
         raise app.UsageError("--batch_size must be >= 1 and --crop_size >= 0")
     return ({"model_dir": FLAGS.model_dir},
@@ -92,13 +108,15 @@ def _kwargs() -> tuple[dict, dict]:
 
 def main(argv):
     del argv
-    where, kwargs = _kwargs()
+    spec = specs.get_spec(FLAGS.model)
+    where, kwargs = _kwargs(spec)
     if FLAGS.splits:
+        model = kwargs.pop("model", FLAGS.model)
         average = evaluate.run_splits(FLAGS.splits, FLAGS.shards, where.get("checkpoints"),
-                                      FLAGS.output_dir, model=FLAGS.model,
+                                      FLAGS.output_dir, model=model,
                                       model_dir=where.get("model_dir"), **kwargs)
         print(json.dumps(average))
-    elif FLAGS.model == "i3d":
+    elif spec.released_layout:
         result = evaluate.run_evaluation(FLAGS.shards, where["checkpoints"], FLAGS.output_dir,
                                          **kwargs)
         print(json.dumps(result.metrics.summary()))

@@ -26,7 +26,7 @@ from absl import app, flags, logging
 
 from kinetics_i3d import labels as label_maps
 from kinetics_i3d.errors import UserError
-from kinetics_i3d import sample
+from kinetics_i3d.serve import sample
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("eval_type", "joint", sorted(sample.EVAL_TYPES), "Which streams to run.")
@@ -50,6 +50,10 @@ flags.DEFINE_integer("chunk_steps", None, "Mixed_5c steps (8 frames each) kept p
 
 
 def _check_flags():
+    """Every flag checked before a video is decoded or a model built: inputs exist, the
+    --output_json folder exists, the checkpoints resolve (one-line errors naming the flag)."""
+    from kinetics_i3d.checkpoints import resolve_checkpoint
+
     streams = sample.EVAL_TYPES[FLAGS.eval_type]
     for modality in streams:
         if not FLAGS[f"{modality}_checkpoint"].value:
@@ -59,17 +63,22 @@ def _check_flags():
             raise app.UsageError("--video replaces --rgb_input/--flow_input; give one or the other")
         if not os.path.isfile(FLAGS.video):
             raise UserError(f"--video={FLAGS.video}: no such file")
-        return
-    for modality in streams:
+    for modality in streams if not FLAGS.video else ():
         path = FLAGS[f"{modality}_input"].value
         if not path:
             raise app.UsageError(f"--eval_type={FLAGS.eval_type} needs --{modality}_input (or --video)")
         if not os.path.isfile(path):
             raise UserError(f"--{modality}_input={path}: no such file")
+    folder = os.path.dirname(os.path.abspath(FLAGS.output_json)) if FLAGS.output_json else None
+    if folder and not os.path.isdir(folder):
+        raise UserError(f"--output_json={FLAGS.output_json}: folder {folder} does not exist")
+    for modality in streams:
+        resolve_checkpoint(FLAGS[f"{modality}_checkpoint"].value, f"{modality}_checkpoint")
 
 
 def _inputs(streams):
-    """{modality: array [1, T, 224, 224, C] or (frames, T)}: `sample.evaluate`'s inputs."""
+    """{modality: array [1, T, 224, 224, C] (memory-mapped) or (frames, T) streamed from
+    --video}: `sample.evaluate`'s inputs."""
     if FLAGS.video:
         # The same streamed frames as feature extraction: decoder -> 25 fps -> short side 256
         # -> 224 centre crop -> [-1, 1] (flow: TV-L1 on the 256-px frames), a block at a time.

@@ -7,8 +7,8 @@ path (`model_weights`: `tf.train.Checkpoint(model=model)` would miss layers Kera
 Python lists), so any reader can restore them without the trainer (`checkpoint_key`).
 
 Written by the trainer (`kinetics_i3d.train.loop.Trainer`), read by `--init_checkpoint`
-(`restore_run_weights`) and by evaluation (`find_trainer_checkpoint`,
-`kinetics_i3d.serve.evaluate.load_trained_model`); neither reader imports the trainer.
+(`restore_run_weights`) and by evaluation (`load_trained_model`, `find_trainer_checkpoint`);
+neither reader imports the trainer.
 """
 from __future__ import annotations
 
@@ -125,3 +125,65 @@ def find_trainer_checkpoint(model_dir: str, which: str = "auto") -> str:
     raise FileNotFoundError(
         f"--model_dir={model_dir!r} holds no trainer checkpoint in "
         f"{' or '.join(os.path.join(model_dir, d) for d in subdirs)} (--checkpoint={which})")
+
+
+def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
+                       num_classes: int | None = None, model_kwargs: dict | None = None
+                       ) -> tuple[keras.Model, str]:
+    """A registry model (`kinetics_i3d.specs`) with the weights of a trainer run, for inference
+    (dropout 0).
+
+    Only the model's weights are read (`MODEL_KEY`, keyed by Keras path); the run's optimizer,
+    step and schedule are ignored. Every weight of the model must be in the checkpoint with the
+    same shape. Returns (model, checkpoint prefix).
+
+    Args:
+      model_name: a video model of `kinetics_i3d.specs` (`--model`).
+      model_dir: the trainer's `--model_dir`.
+      which: see `find_trainer_checkpoint`.
+      num_classes: expected class count (None: the checkpoint's classifier's).
+      model_kwargs: extra builder arguments the run used (e.g. `lstm_units`; the trainer's own
+        runs use the defaults).
+    Raises:
+      FileNotFoundError: no checkpoint in `model_dir`.
+      ClassCountError: the checkpoint has another class count than `num_classes`.
+      UserError: an unknown model, or the checkpoint is not one of `model_name` (missing or
+        mis-shaped weights).
+    """
+    from kinetics_i3d.errors import ClassCountError, UserError
+    from kinetics_i3d.specs import get_spec, video_names
+
+    spec = get_spec(model_name) if model_name in video_names() else None
+    if spec is None:
+        raise UserError(f"--model={model_name!r}: expected one of {video_names()}")
+    path = find_trainer_checkpoint(model_dir, which)
+    shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    where = f"checkpoint {path!r} (--model_dir={model_dir!r})"
+
+    def build(count: int) -> keras.Model:
+        return spec.build(count, **{"dropout_rate": 0.0, **(model_kwargs or {})})
+
+    model = build(num_classes or 1)
+    bias_key = checkpoint_key(classifier_layers(model)[0].bias.path)
+    if bias_key not in shapes or len(shapes[bias_key]) != 1:
+        raise UserError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
+                        f"checkpoint of --model={model_name}")
+    have = int(shapes[bias_key][0])
+    if num_classes is not None and have != num_classes:
+        raise ClassCountError(f"{where} has {have} classes, expected {num_classes} "
+                              f"(--num_classes / label map)")
+    if have != model.num_classes:
+        model = build(have)
+    weights = model_weights(model)
+    for weight_path, weight in weights.items():
+        saved = shapes.get(checkpoint_key(weight_path))
+        if saved != list(weight.shape):
+            raise UserError(
+                f"{where} does not match --model={model_name} with {have} classes: weight "
+                f"{weight_path!r} is {list(weight.shape)} in the model, "
+                f"{'missing' if saved is None else saved} in the checkpoint")
+    status = tf.train.Checkpoint(**{MODEL_KEY: weights}).restore(path)
+    status.expect_partial().assert_existing_objects_matched()
+    logging.info("restored %s (%d classes, %d weights) from %s", model_name, have, len(weights),
+                 path)
+    return model, path

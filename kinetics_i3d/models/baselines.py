@@ -542,10 +542,13 @@ class TwoStreamI3D(keras.Model):
         self.built = True
 
     def stream_logits(self, inputs, training=None) -> dict[str, tf.Tensor]:
-        """`{"rgb", "flow", "joint"}` logits `[B, num_classes]`; joint is rgb + flow."""
-        rgb = self.rgb_i3d(_get(inputs, "rgb", self.name), training=training)
-        flow = self.flow_i3d(_get(inputs, "flow", self.name), training=training)
-        return {"rgb": rgb, "flow": flow, "joint": rgb + flow}
+        """`{"rgb", "flow", "joint"}` logits `[B, num_classes]`; joint is their fusion
+        (`kinetics_i3d.fusion.fuse_logits`: rgb + flow)."""
+        from kinetics_i3d.fusion import fuse_logits
+
+        logits = {"rgb": self.rgb_i3d(_get(inputs, "rgb", self.name), training=training),
+                  "flow": self.flow_i3d(_get(inputs, "flow", self.name), training=training)}
+        return {**logits, "joint": fuse_logits(logits)}
 
     def call(self, inputs, training=None):
         return self.stream_logits(inputs, training=training)["joint"]

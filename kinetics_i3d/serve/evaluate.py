@@ -1,39 +1,38 @@
-"""Whole-video evaluation of I3D (one stream or two) on test shards (paper sec. 2.5, 3, 4).
+"""Evaluation of every registered video model on test shards (paper sec. 2.5, 3, 4): one stack.
 
-The test interface of I3D: every frame of the video, 224x224 centre crop, one convolutional pass
-in time, logits averaged over time (`kinetics_i3d.serve.chunked`, equal to one pass and bounded
-in memory). Two-stream: the streams' logits are added (DeepMind's evaluate_sample.py). Videos
-shorter than the 9 frames one prediction needs are looped to 9 frames, as the paper does for
-short videos ("we looped the video as many times as necessary to satisfy each model's input
-interface", sec. 3); their records say `"looped": true`.
+A *predictor* turns test videos into `Prediction`s (media id, label, the model's logits, each
+stream's logits, frame counts, whether the video was looped); `evaluate` consumes any iterable of
+them: one loop, one progress bar, one predictions.jsonl writer, one `EvaluationResult`. Which
+predictor a model uses is its spec's `test_prediction` (`kinetics_i3d.specs`):
 
-`evaluate_videos` works on any iterable of `TestVideo`; `shard_videos` makes one from
-MediaSequence shards with `kinetics_i3d.data.make_dataset(..., "i3d", split="test")`.
+- `PREDICT_WHOLE_VIDEO` (I3D, Two-Stream I3D): `whole_video_predictions` runs each stream over
+  every frame (224x224 centre crop, logits averaged over time) through
+  `kinetics_i3d.serve.chunked.ChunkedI3D` (equal to one pass, bounded in memory) and fuses the
+  streams with `kinetics_i3d.fusion.fuse_logits` (sum of logits, as DeepMind's release). Videos
+  shorter than the 9 frames one prediction needs are looped to 9 frames, as the paper does
+  ("we looped the video as many times as necessary to satisfy each model's input interface",
+  sec. 3). The release sample (`kinetics_i3d.serve.sample`) is one such video.
+- `PREDICT_SNAPSHOTS` (the baselines): `snapshot_predictions` runs the model once over its
+  interface's test snapshots (Table 1), batches of `make_dataset(pattern, <model>, "test")`.
 
-The paper's baselines (`BASELINES`: ConvNet+LSTM, C3D, Two-Stream, 3D-Fused Two-Stream) are
-evaluated in their own test interfaces (Table 1, `kinetics_i3d.specs`):
-`run_model_evaluation` restores a registry model from a trainer `--model_dir`
-(`load_trained_model`), reads test batches with `make_dataset(pattern, <model name>, "test")`
-and scores them with `evaluate_model`; the results go through the same `EvaluationResult`,
-`write_evaluation` and prediction records as I3D's.
+`run_evaluation` (release-layout checkpoints per stream) and `run_model_evaluation` (a trainer
+`--model_dir`, `kinetics_i3d.checkpoints.run.load_trained_model`) restore the model and build the
+predictions; both then share `_run`: settings.json, the reports, the log line.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import batch as keys
-from kinetics_i3d import models
+from kinetics_i3d import fusion, specs
 from kinetics_i3d.errors import UserError
-from kinetics_i3d.specs import get_interface
-from kinetics_i3d.checkpoints.run import CHECKPOINT_CHOICES, find_trainer_checkpoint  # noqa: F401
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.progress import Progress
 from kinetics_i3d.serve import metrics, streams
@@ -65,11 +64,41 @@ def claim_output(output_dir: str, settings: dict, overwrite: bool = False) -> No
 
 @dataclasses.dataclass
 class TestVideo:
-    """One test video: `frames[modality]` float32 `[T, 224, 224, C]` in [-1, 1] (no padding)."""
+    """One test video: `frames[modality]` float32 `[T, H, W, C]` in [-1, 1] (no padding), or a
+    `(iterable of T frames [H, W, C], T)` pair streamed from a decoder or a memory map."""
 
     media_id: str
-    label: int
-    frames: dict[str, np.ndarray]
+    label: int | None
+    frames: dict[str, object]
+
+
+@dataclasses.dataclass
+class Prediction:
+    """One video's prediction, whatever the model.
+
+    logits: `[K]`, the model's (whole-video streams: their fusion).
+    stream_logits: {stream: `[K]`} where the model reports its streams ({} otherwise).
+    num_frames: frames of the video (whole-video: per stream; snapshots: stored RGB frames).
+    looped: the video was shorter than what one prediction spans, and was looped.
+    """
+
+    media_id: str
+    label: int | None
+    logits: np.ndarray
+    stream_logits: dict[str, np.ndarray]
+    num_frames: int | dict[str, int]
+    looped: bool
+
+    def record(self, class_names: Sequence[str], k: int) -> dict:
+        """The predictions.jsonl record (`metrics.prediction_record`, `num_frames`, `looped`,
+        and `stream_top1` for two streams)."""
+        rec = metrics.prediction_record(self.media_id, self.label, self.logits, class_names, k=k)
+        rec["num_frames"] = self.num_frames
+        rec["looped"] = bool(self.looped)
+        if len(self.stream_logits) > 1:
+            rec["stream_top1"] = {m: class_names[int(np.argmax(v))]
+                                  for m, v in self.stream_logits.items()}
+        return rec
 
 
 def shard_videos(patterns: str | Sequence[str], modalities: Sequence[str],
@@ -103,90 +132,146 @@ def loop_to(frames: np.ndarray, min_frames: int) -> np.ndarray:
     return np.concatenate([frames] * reps, axis=0)[:min_frames]
 
 
+def stream_frames(frames) -> tuple[Iterable[np.ndarray], int]:
+    """A stream of `TestVideo.frames` as `(iterable of frames [H, W, C], T)`, without copying:
+    an array `[T, H, W, C]` (a memory map stays one) or an `(iterable, T)` pair as it is."""
+    if isinstance(frames, tuple):
+        return frames[0], int(frames[1])
+    if np.ndim(frames) != 4:
+        raise ValueError(f"expected frames [T, H, W, C], got shape {list(np.shape(frames))}")
+    return frames, len(frames)
+
+
+def whole_video_predictions(videos: Iterable[TestVideo], runners: Mapping[str, ChunkedI3D]
+                            ) -> Iterator[Prediction]:
+    """`PREDICT_WHOLE_VIDEO`: every stream of `runners` ({modality: ChunkedI3D of a model with
+    the Logits head}) over every frame of each video, logits fused by `fusion.fuse_logits`.
+    Videos under `MIN_FRAMES` frames are looped to it (`looped`); longer ones are streamed."""
+    for video in videos:
+        logits, num_frames, looped = {}, {}, False
+        for m, runner in runners.items():
+            if m not in video.frames:
+                raise ValueError(f"video {video.media_id!r} has no {m} frames")
+            frames, n = stream_frames(video.frames[m])
+            num_frames[m] = n
+            if n < MIN_FRAMES:
+                looped = True
+                frames = loop_to(np.asarray(list(frames)), MIN_FRAMES)
+                n = len(frames)
+            logits[m] = runner.logits(frames, n)
+        yield Prediction(video.media_id, video.label, fusion.fuse_logits(logits), logits,
+                         num_frames, looped)
+
+
+def _required_frames(sampling: specs.Sampling) -> int:
+    """Frames a test sampling spans before it loops (`processors.snapshot_starts`)."""
+    if sampling.snapshot_stride is None:
+        return sampling.footprint
+    return (sampling.num_snapshots - 1) * sampling.snapshot_stride + sampling.footprint
+
+
+def model_inputs(batch: dict[str, np.ndarray], model_name: str) -> np.ndarray | dict:
+    """A test batch of `make_dataset(..., model_name, "test")` -> what the model takes
+    (`specs.model_inputs`: the one tensor of a single-stream model, else {modality: tensor}).
+
+    These interfaces sample a fixed number of snapshots (short videos are looped, not padded),
+    so every `{m}_mask` is all true; one that is not raises, so a padded frame can never enter a
+    prediction.
+    """
+    streams_ = specs.get_spec(model_name).streams()
+    for m in streams_:
+        mask = batch.get(keys.mask_key(m))
+        if mask is not None and not np.all(mask):
+            raise ValueError(f"{model_name} test batch has padded {m} entries (mask false); "
+                             f"its interface has a fixed layout, padding is not expected")
+    return specs.model_inputs({m: batch[keys.frames_key(m)] for m in streams_}, streams_)
+
+
+def snapshot_predictions(batches: Iterable[dict[str, np.ndarray]], model,
+                         model_name: str) -> Iterator[Prediction]:
+    """`PREDICT_SNAPSHOTS`: `model(inputs, training=False)` over numpy test batches of
+    `make_dataset(..., model_name, split="test")` (e.g. ConvNet+LSTM rgb `[B, 50, 224, 224, 3]`;
+    Two-Stream rgb `[B, 25, 224, 224, 3]` and flow `[B, 25, 10, 224, 224, 2]`, [-1, 1]).
+
+    Logits `[B, K]` are the model's (ConvNet+LSTM: the last step; Two-Stream, C3D: the averaged
+    prediction's); a spec with `stream_logits` also gives each stream's (`model.stream_logits`).
+    `looped`: the stored RGB frames are fewer than the interface spans.
+    """
+    spec = specs.get_spec(model_name)
+    sampling = spec.interface.test
+    # Flow frame t spans RGB frames t..t+1, so a two-stream video loops with the flow's period.
+    required = _required_frames(sampling) + int(bool(sampling.flow_offsets))
+
+    @tf.function(reduce_retracing=True)
+    def predict(inputs):
+        if spec.stream_logits:
+            return model.stream_logits(inputs, training=False)
+        return {"joint": model(inputs, training=False)}
+
+    for batch in batches:
+        out = {k: v.numpy() for k, v in predict(model_inputs(batch, model_name)).items()}
+        joint = out.pop("joint")
+        for i in range(len(joint)):
+            stored = int(batch[keys.NUM_FRAMES][i])
+            yield Prediction(batch[keys.MEDIA_ID][i].decode(), int(batch[keys.LABEL][i]),
+                             joint[i], {m: v[i] for m, v in out.items()}, stored,
+                             stored < required)
+
+
 @dataclasses.dataclass
 class EvaluationResult:
     media_ids: list[str]
     labels: np.ndarray  # [N] int
-    logits: np.ndarray  # [N, K] fused logits
+    logits: np.ndarray  # [N, K] the model's (fused) logits
     stream_logits: dict[str, np.ndarray]  # modality -> [N, K]
     metrics: metrics.Metrics
     stream_metrics: dict[str, metrics.Metrics]
 
 
-def evaluate_videos(videos: Iterable[TestVideo], runners: dict[str, ChunkedI3D],
-                    class_names: Sequence[str], predictions_path: str | None = None,
-                    total: int | None = None, top_k: int | None = None) -> EvaluationResult:
-    """Runs every stream over every whole video, sums the streams' logits, computes metrics.
+def evaluate(predictions: Iterable[Prediction], class_names: Sequence[str],
+             predictions_path: str | None = None, total: int | None = None,
+             top_k: int | None = None, name: str = "evaluate") -> EvaluationResult:
+    """Consumes `predictions` (any predictor's), writes one JSON line per video
+    (`Prediction.record`) to `predictions_path` if given, computes the metrics, fused and per
+    stream.
 
     Args:
-      videos: test videos carrying a frame array for each modality in `runners`.
-      runners: {modality: ChunkedI3D} (models with the Logits head, restored).
-      class_names: K names.
-      predictions_path: if given, one JSON line per video (`metrics.prediction_record`, plus
-        per-stream top-1 and the frame counts).
-      total: number of videos, for the progress bar.
-      top_k: k of top-k accuracy and of the predictions' top list (`metrics.resolve_top_k`:
-        None is 5, or the class count if fewer; a UserError outside [1, class count]).
+      class_names: K names; a prediction with another number of logits raises ValueError.
+      total: number of videos, for the progress bar (`name`).
+      top_k: k of top-k accuracy and of the records' top list (`metrics.resolve_top_k`: None is
+        5, or the class count if fewer; a UserError outside [1, class count]).
+    Raises `UserError` when there are no predictions.
     """
     num_classes = len(class_names)
     top_k = metrics.resolve_top_k(top_k, num_classes)
-    media_ids, labels, fused, per_stream = [], [], [], {m: [] for m in runners}
-    progbar = Progress("evaluate", total)
+    rows: list[Prediction] = []
+    progbar = Progress(name, total)
     out = open(predictions_path, "w", encoding="utf-8") if predictions_path else None
     try:
-        for i, video in enumerate(videos):
-            logits = {}
-            looped = False
-            for m, runner in runners.items():
-                if m not in video.frames:
-                    raise ValueError(f"video {video.media_id!r} has no {m} frames")
-                frames = video.frames[m]
-                looped |= len(frames) < MIN_FRAMES
-                frames = loop_to(frames, MIN_FRAMES)
-                logits[m] = runner.logits(frames, len(frames))
-                if logits[m].shape != (num_classes,):
-                    raise ValueError(f"{m} model gives {logits[m].shape[0]} logits; the label map "
-                                     f"has {num_classes} classes")
-                per_stream[m].append(logits[m])
-            total_logits = metrics.fuse_logits(*logits.values())
-            fused.append(total_logits)
-            media_ids.append(video.media_id)
-            labels.append(video.label)
+        for p in predictions:
+            for m, v in {"the model": p.logits, **p.stream_logits}.items():
+                if np.shape(v) != (num_classes,):
+                    raise ValueError(f"{m} gives {np.shape(v)[-1]} logits; the label map has "
+                                     f"{num_classes} classes")
+            rows.append(p)
             if out:
-                rec = metrics.prediction_record(video.media_id, video.label, total_logits,
-                                                class_names, k=top_k)
-                rec["num_frames"] = {m: int(len(video.frames[m])) for m in runners}
-                rec["looped"] = looped
-                if len(runners) > 1:
-                    rec["stream_top1"] = {m: class_names[int(np.argmax(v))]
-                                          for m, v in logits.items()}
-                out.write(json.dumps(rec) + "\n")
-            progbar.update(i + 1)
+                out.write(json.dumps(p.record(class_names, top_k)) + "\n")
+            progbar.update(len(rows))
     finally:
         progbar.close()
         if out:
             out.close()
-    return _make_result(media_ids, labels, fused, per_stream, num_classes, top_k)
-
-
-def _make_result(media_ids: list[str], labels: list[int], logits: list[np.ndarray],
-                 per_stream: dict[str, list[np.ndarray]], num_classes: int,
-                 top_k: int) -> EvaluationResult:
-    """Stacks per-video logits `[K]` into an `EvaluationResult` with its metrics."""
-    if not labels:
+    if not rows:
         raise UserError("no test videos were read (--shards matched no examples?)")
-    labels_arr = np.asarray(labels, np.int64)
-    fused_arr = np.stack(logits)
-    streams = {m: np.stack(v) for m, v in per_stream.items()}
+    labels = np.asarray([p.label for p in rows], np.int64)
+    logits = np.stack([p.logits for p in rows])
+    per_stream = {m: np.stack([p.stream_logits[m] for p in rows]) for m in rows[0].stream_logits}
     return EvaluationResult(
-        media_ids=media_ids,
-        labels=labels_arr,
-        logits=fused_arr,
-        stream_logits=streams,
-        metrics=metrics.compute_metrics(fused_arr, labels_arr, num_classes, top_k),
-        stream_metrics={m: metrics.compute_metrics(v, labels_arr, num_classes, top_k)
-                        for m, v in streams.items()},
-    )
+        media_ids=[p.media_id for p in rows], labels=labels, logits=logits,
+        stream_logits=per_stream,
+        metrics=metrics.compute_metrics(logits, labels, num_classes, top_k),
+        stream_metrics={m: metrics.compute_metrics(v, labels, num_classes, top_k)
+                        for m, v in per_stream.items()})
 
 
 def write_evaluation(result: EvaluationResult, class_names: Sequence[str], output_dir: str,
@@ -219,64 +304,140 @@ def log_summary(name: str, result: EvaluationResult) -> None:
         logging.info("%s %s: %s (%d videos)", name, m, numbers, r.num_videos)
 
 
-def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: str,
-                   label_map: str | None = None, max_frames: int | None = None,
-                   chunk_steps: int = DEFAULT_CHUNK_STEPS, top_k: int | None = None,
-                   extra: dict | None = None, num_classes: int | None = None,
-                   overwrite: bool = False) -> EvaluationResult:
-    """Restores the streams, evaluates every video of `shards`, writes the reports.
-
-    `checkpoints`: {modality: release-layout checkpoint prefix} (None: random weights, then
-    `num_classes` is required; for tests). Raises `streams.ClassCountError` when the streams or
-    the label map disagree on the class count, `provenance.SettingsMismatchError` when
-    `output_dir` holds results made with other settings (unless `overwrite`).
-    """
-    from kinetics_i3d.checkpoints import checkpoint_identity
-    from kinetics_i3d.labels import label_map_beside, label_map_hash
-
-    models = streams.load_streams(checkpoints, num_classes)
-    runners = {m: ChunkedI3D(model, chunk_steps=chunk_steps) for m, model in models.items()}
-    num_classes = next(iter(models.values())).num_classes
-    first = next((c for c in checkpoints.values() if c), None)
-    label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
-    names = streams.class_names(num_classes, label_map)
-    top_k = metrics.resolve_top_k(top_k, num_classes)
-    claim_output(output_dir, {
-        "model": "i3d", "shards": shards, "max_frames": max_frames, "top_k": top_k,
-        "checkpoints": {m: checkpoint_identity(c, f"{m}_checkpoint") if c else None
-                        for m, c in checkpoints.items()},
-        "label_map_sha256": label_map_hash(names)}, overwrite)
-    videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes,
-                          class_names=names, label_map_source=_names_source(label_map,
-                                                                            num_classes))
-    result = evaluate_videos(videos, runners, names,
-                             os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
-    write_evaluation(result, names, output_dir,
-                     extra={**(extra or {}), "shards": shards, "checkpoints": checkpoints})
-    log_summary(output_dir, result)
-    return result
-
-
 def _names_source(label_map: str | None, num_classes: int) -> str:
     """How the label map in use is named in a label-mismatch error."""
     return f"--label_map={label_map}" if label_map else f"the shipped {num_classes}-class map"
 
 
+def _run(output_dir: str, settings: dict, predictions: Callable, names: Sequence[str],
+         top_k: int, extra: dict, overwrite: bool, progress_name: str) -> EvaluationResult:
+    """The one tail of every evaluation: claim `output_dir` with `settings`, evaluate the
+    predictions `predictions()` gives, write the reports, log the summary."""
+    from kinetics_i3d.data.reader import label_errors_as_user_errors
+    from kinetics_i3d.labels import label_map_hash
+
+    claim_output(output_dir, {**settings, "top_k": top_k,
+                              "label_map_sha256": label_map_hash(names)}, overwrite)
+    with label_errors_as_user_errors():
+        result = evaluate(predictions(), names, os.path.join(output_dir, PREDICTIONS_JSONL),
+                          top_k=top_k, name=progress_name)
+    write_evaluation(result, names, output_dir, extra=extra)
+    log_summary(output_dir, result)
+    return result
+
+
+def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: str,
+                   label_map: str | None = None, max_frames: int | None = None,
+                   chunk_steps: int = DEFAULT_CHUNK_STEPS, top_k: int | None = None,
+                   extra: dict | None = None, num_classes: int | None = None,
+                   overwrite: bool = False, model: str = "i3d") -> EvaluationResult:
+    """Evaluates a `PREDICT_WHOLE_VIDEO` model (`model`: "i3d", or "two_stream_i3d", which needs
+    both streams) from release-layout checkpoints on every video of `shards`; writes the reports.
+
+    `checkpoints`: {modality: release-layout checkpoint prefix} (None: random weights, then
+    `num_classes` is required; for tests). Raises `streams.ClassCountError` when the streams or
+    the label map disagree on the class count, `provenance.SettingsMismatchError` when
+    `output_dir` holds results made with other settings (unless `overwrite`), `UserError` for a
+    model evaluated otherwise or missing streams.
+    """
+    from kinetics_i3d.checkpoints import checkpoint_identity
+    from kinetics_i3d.labels import label_map_beside
+
+    spec = specs.get_spec(model)
+    if spec.test_prediction != specs.PREDICT_WHOLE_VIDEO:
+        raise UserError(f"--model={model} is evaluated from its trainer --model_dir "
+                        f"(run_model_evaluation), not from release-layout checkpoints")
+    wanted = tuple(checkpoints) if spec.modality_flag else spec.streams()
+    if not checkpoints or set(wanted) != set(checkpoints):
+        raise UserError(f"--model={model} needs --{'_checkpoint and --'.join(wanted)}_checkpoint"
+                        f" (given: {sorted(checkpoints)})")
+    # Two-Stream I3D is its two InceptionI3d streams, fused by `fusion.fuse_logits` as
+    # `TwoStreamI3D` does: the whole-video pass runs each stream alone (ChunkedI3D).
+    models = streams.load_streams(checkpoints, num_classes)
+    runners = {m: ChunkedI3D(net, chunk_steps=chunk_steps) for m, net in models.items()}
+    num_classes = next(iter(models.values())).num_classes
+    first = next((c for c in checkpoints.values() if c), None)
+    label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
+    names = streams.class_names(num_classes, label_map)
+    videos = lambda: shard_videos(  # noqa: E731
+        shards, list(runners), max_frames, num_classes=num_classes, class_names=names,
+        label_map_source=_names_source(label_map, num_classes))
+    settings = {"model": model, "shards": shards, "max_frames": max_frames,
+                "checkpoints": {m: checkpoint_identity(c, f"{m}_checkpoint") if c else None
+                                for m, c in checkpoints.items()}}
+    return _run(output_dir, settings, lambda: whole_video_predictions(videos(), runners), names,
+                metrics.resolve_top_k(top_k, num_classes),
+                {**(extra or {}), "shards": shards, "checkpoints": checkpoints}, overwrite,
+                "evaluate")
+
+
+def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_dir: str,
+                         label_map: str | None = None, checkpoint: str = "auto",
+                         num_classes: int | None = None, batch_size: int = 1,
+                         crop_size: int | None = None, short_side: int | None = None,
+                         top_k: int | None = None, extra: dict | None = None,
+                         model_kwargs: dict | None = None,
+                         overwrite: bool = False) -> EvaluationResult:
+    """Restores a `PREDICT_SNAPSHOTS` model (a baseline) from a trainer `model_dir`, evaluates
+    every video of `shards` in the model's test interface, writes the same reports as
+    `run_evaluation`.
+
+    Args:
+      model_name: the registry and interface name (`kinetics_i3d.specs`).
+      model_dir: the trainer's `--model_dir`; `checkpoint` picks the checkpoint in it
+        (`checkpoints.run.find_trainer_checkpoint`).
+      num_classes: expected class count (None: the checkpoint's); the label map must agree.
+      batch_size: videos per forward pass (any: these interfaces have fixed layouts).
+      crop_size, short_side: override the interface's (a run trained with `--crop_size`).
+      model_kwargs: extra builder arguments (`checkpoints.run.load_trained_model`).
+      overwrite: replace results in `output_dir` made with other settings (`claim_output`).
+    Raises `FileNotFoundError` (no checkpoint / no shards), `streams.ClassCountError` (class
+    counts disagree), `ValueError` (checkpoint of another model),
+    `provenance.SettingsMismatchError` (other settings in `output_dir`).
+    """
+    from kinetics_i3d.checkpoints import checkpoint_identity
+    from kinetics_i3d.checkpoints.run import load_trained_model
+    from kinetics_i3d.data import make_dataset
+    from kinetics_i3d.labels import label_map_beside, load_label_map
+
+    spec = specs.get_spec(model_name) if model_name in specs.video_names() else None
+    if spec is None or spec.test_prediction != specs.PREDICT_SNAPSHOTS:
+        raise UserError(f"--model={model_name!r}: trainer runs evaluate models of "
+                        f"{[n for n in specs.video_names() if not specs.SPECS[n].released_layout]}"
+                        f"; release-layout models take --rgb_checkpoint/--flow_checkpoint")
+    label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
+    if num_classes is None and label_map:
+        num_classes = len(load_label_map(label_map))  # build the model once, at that count
+    model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
+                                     model_kwargs)
+    names = streams.class_names(model.num_classes, label_map)
+    dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
+                           num_classes=model.num_classes, crop_size=crop_size,
+                           short_side=short_side, class_names=names,
+                           label_map_source=_names_source(label_map, model.num_classes))
+    settings = {"model": model_name, "shards": shards, "checkpoint": checkpoint_identity(path),
+                "crop_size": crop_size, "short_side": short_side,
+                "model_kwargs": model_kwargs or {}}
+    return _run(output_dir, settings,
+                lambda: snapshot_predictions(dataset.as_numpy_iterator(), model, model_name),
+                names, metrics.resolve_top_k(top_k, model.num_classes),
+                {**(extra or {}), "model": model_name, "shards": shards, "model_dir": model_dir,
+                 "checkpoint": path}, overwrite, f"evaluate {model_name}")
+
+
 def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | None] | None,
                output_dir: str, model: str = "i3d", model_dir: str | None = None,
                **kwargs) -> dict:
-    """`run_evaluation` per split (`{split}` substituted, results in `split_<s>/`), then the
-    mean over splits written to `splits.json` and returned (`metrics.average_splits`).
-
-    `model` other than "i3d" (one of `BASELINES`): `run_model_evaluation` per split with
-    `{split}` substituted in `model_dir` too (`checkpoints` unused).
-    """
+    """`run_evaluation` (release-layout models) or `run_model_evaluation` (trainer runs) per
+    split, `{split}` substituted in `shards` and in the checkpoints or `model_dir`, results in
+    `split_<s>/`; then the mean over splits written to `splits.json` and returned
+    (`metrics.average_splits`)."""
     results = []
     for split in splits:
         out = os.path.join(output_dir, f"split_{split}")
-        if model == "i3d":
+        if specs.get_spec(model).test_prediction == specs.PREDICT_WHOLE_VIDEO:
             ckpts = {m: expand_split(c, split) if c else None for m, c in checkpoints.items()}
-            result = run_evaluation(expand_split(shards, split), ckpts, out,
+            result = run_evaluation(expand_split(shards, split), ckpts, out, model=model,
                                     extra={"split": split}, **kwargs)
         else:
             result = run_model_evaluation(model, expand_split(shards, split),
@@ -288,219 +449,3 @@ def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | 
     with open(os.path.join(output_dir, "splits.json"), "w", encoding="utf-8") as f:
         json.dump(average, f, indent=2)
     return average
-
-
-# ------------------------------------------------------------------ the baselines (Table 1)
-BASELINES = ("convnet_lstm", "c3d", "two_stream", "fused_two_stream")
-
-
-def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
-                       num_classes: int | None = None, model_kwargs: dict | None = None
-                       ) -> tuple[keras.Model, str]:
-    """A registry model (`kinetics_i3d.models.build`) with the weights of a trainer run.
-
-    Only the model's weights are read: the trainer saves them under "model" keyed by Keras path
-    (`kinetics_i3d.checkpoints.run.model_weights`); its optimizer, step and schedule are ignored.
-    Every weight of the model must be in the checkpoint with the same shape. Returns (model,
-    checkpoint prefix).
-
-    Args:
-      model_name: one of `BASELINES`.
-      model_dir: the trainer's `--model_dir`.
-      which: see `find_trainer_checkpoint`.
-      num_classes: expected class count (None: the checkpoint's classifier's).
-      model_kwargs: extra builder arguments the run used (e.g. `lstm_units`; the trainer's own
-        runs use the defaults).
-    Raises:
-      FileNotFoundError: no checkpoint in `model_dir`.
-      streams.ClassCountError: the checkpoint has another class count than `num_classes`.
-      ValueError: the checkpoint is not one of `model_name` (missing or mis-shaped weights).
-    """
-    from kinetics_i3d.checkpoints.run import (MODEL_KEY, checkpoint_key, classifier_layers,
-                                              model_weights)
-
-    if model_name not in BASELINES:
-        raise UserError(f"--model={model_name!r}: expected one of {BASELINES} (or i3d)")
-    path = find_trainer_checkpoint(model_dir, which)
-    shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-    where = f"checkpoint {path!r} (--model_dir={model_dir!r})"
-
-    def build(count: int) -> keras.Model:
-        return models.build(model_name, count, **{"dropout_rate": 0.0, **(model_kwargs or {})})
-
-    model = build(num_classes or 1)
-    bias_key = checkpoint_key(classifier_layers(model)[0].bias.path)
-    if bias_key not in shapes or len(shapes[bias_key]) != 1:
-        raise UserError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
-                         f"checkpoint of --model={model_name}")
-    have = int(shapes[bias_key][0])
-    if num_classes is not None and have != num_classes:
-        raise streams.ClassCountError(f"{where} has {have} classes, expected {num_classes} "
-                                      f"(--num_classes / label map)")
-    if have != model.num_classes:
-        model = build(have)
-    weights = model_weights(model)
-    for weight_path, weight in weights.items():
-        saved = shapes.get(checkpoint_key(weight_path))
-        if saved != list(weight.shape):
-            raise UserError(
-                f"{where} does not match --model={model_name} with {have} classes: weight "
-                f"{weight_path!r} is {list(weight.shape)} in the model, "
-                f"{'missing' if saved is None else saved} in the checkpoint")
-    status = tf.train.Checkpoint(**{MODEL_KEY: weights}).restore(path)
-    status.expect_partial().assert_existing_objects_matched()
-    logging.info("restored %s (%d classes, %d weights) from %s", model_name, have, len(weights),
-                 path)
-    return model, path
-
-
-def _required_frames(sampling) -> int:
-    """Frames a test sampling spans before it loops (`processors.snapshot_starts`)."""
-    if sampling.snapshot_stride is None:
-        return sampling.footprint
-    return (sampling.num_snapshots - 1) * sampling.snapshot_stride + sampling.footprint
-
-
-def model_inputs(batch: dict[str, np.ndarray], model_name: str) -> np.ndarray | dict:
-    """A test batch of `make_dataset(..., model_name, "test")` -> what the model takes.
-
-    Single-stream models (ConvNet+LSTM, C3D) take `batch["rgb"]`; two-stream models a dict of
-    "rgb" and "flow". These interfaces sample a fixed number of snapshots (short videos are
-    looped, not padded), so every `{m}_mask` is all true; one that is not raises, so a padded
-    frame can never enter a prediction.
-    """
-    interface = get_interface(model_name)
-    for m in interface.modalities:
-        mask = batch.get(keys.mask_key(m))
-        if mask is not None and not np.all(mask):
-            raise ValueError(f"{model_name} test batch has padded {m} entries (mask false); "
-                             f"its interface has a fixed layout, padding is not expected")
-    if interface.modalities == ("rgb",):
-        return batch[keys.frames_key("rgb")]
-    return {m: batch[keys.frames_key(m)] for m in interface.modalities}
-
-
-def evaluate_model(batches: Iterable[dict[str, np.ndarray]], model: keras.Model,
-                   model_name: str, class_names: Sequence[str],
-                   predictions_path: str | None = None, total: int | None = None,
-                   top_k: int | None = None) -> EvaluationResult:
-    """Scores every test batch with `model(inputs, training=False)` in its test interface.
-
-    Args:
-      batches: numpy test batches of `make_dataset(..., model_name, split="test")` (e.g.
-        ConvNet+LSTM rgb `[B, 50, 224, 224, 3]`; Two-Stream rgb `[B, 25, 224, 224, 3]` and flow
-        `[B, 25, 10, 224, 224, 2]`), float32 in [-1, 1], with `label`, `media_id`, `num_frames`.
-      model: a `BASELINES` model giving logits `[B, K]` (ConvNet+LSTM: the last step;
-        Two-Stream, C3D: the averaged prediction's logits).
-      predictions_path: if given, one JSON line per video (`metrics.prediction_record`, plus
-        `num_frames` (stored RGB frames) and `looped` (shorter than the interface's span);
-        Two-Stream also `stream_top1`).
-    Returns an `EvaluationResult`; Two-Stream's `stream_logits` holds its rgb and flow streams
-    (each averaged over its 25 snapshots), the others' is empty.
-    """
-    num_classes = len(class_names)
-    top_k = metrics.resolve_top_k(top_k, num_classes)
-    sampling = get_interface(model_name).test
-    two_stream = hasattr(model, "stream_logits")
-    # Flow frame t spans RGB frames t..t+1, so a two-stream video loops with the flow's period.
-    uses_flow = bool(sampling.flow_offsets)
-    required = _required_frames(sampling)
-
-    @tf.function(reduce_retracing=True)
-    def predict(inputs):
-        if two_stream:
-            return model.stream_logits(inputs, training=False)
-        return {"joint": model(inputs, training=False)}
-
-    media_ids, labels, fused = [], [], []
-    per_stream = {m: [] for m in ("rgb", "flow")} if two_stream else {}
-    progbar = Progress(f"evaluate {model_name}", total)
-    done = 0
-    out = open(predictions_path, "w", encoding="utf-8") if predictions_path else None
-    try:
-        for batch in batches:
-            logits = {k: v.numpy() for k, v in predict(model_inputs(batch, model_name)).items()}
-            if logits["joint"].shape[-1] != num_classes:
-                raise ValueError(f"{model_name} gives {logits['joint'].shape[-1]} logits; the "
-                                 f"label map has {num_classes} classes")
-            for i in range(len(batch[keys.LABEL])):
-                media_id = batch[keys.MEDIA_ID][i].decode()
-                label = int(batch[keys.LABEL][i])
-                media_ids.append(media_id)
-                labels.append(label)
-                fused.append(logits["joint"][i])
-                for m in per_stream:
-                    per_stream[m].append(logits[m][i])
-                if out:
-                    rec = metrics.prediction_record(media_id, label, logits["joint"][i],
-                                                    class_names, k=top_k)
-                    stored = int(batch[keys.NUM_FRAMES][i])
-                    rec["num_frames"] = stored
-                    rec["looped"] = stored - int(uses_flow) < required
-                    if per_stream:
-                        rec["stream_top1"] = {m: class_names[int(np.argmax(logits[m][i]))]
-                                              for m in per_stream}
-                    out.write(json.dumps(rec) + "\n")
-                done += 1
-            progbar.update(done)
-    finally:
-        progbar.close()
-        if out:
-            out.close()
-    return _make_result(media_ids, labels, fused, per_stream, num_classes, top_k)
-
-
-def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_dir: str,
-                         label_map: str | None = None, checkpoint: str = "auto",
-                         num_classes: int | None = None, batch_size: int = 1,
-                         crop_size: int | None = None, short_side: int | None = None,
-                         top_k: int | None = None, extra: dict | None = None,
-                         model_kwargs: dict | None = None,
-                         overwrite: bool = False) -> EvaluationResult:
-    """Restores a trained baseline from `model_dir`, evaluates every video of `shards` in the
-    model's test interface, writes the same reports as `run_evaluation`.
-
-    Args:
-      model_name: one of `BASELINES` (the registry and interface name).
-      model_dir: the trainer's `--model_dir`; `checkpoint` picks the checkpoint in it
-        (`find_trainer_checkpoint`).
-      num_classes: expected class count (None: the checkpoint's); the label map must agree.
-      batch_size: videos per forward pass (any: these interfaces have fixed layouts).
-      crop_size, short_side: override the interface's (a run trained with `--crop_size`).
-      model_kwargs: extra builder arguments (`load_trained_model`).
-      overwrite: replace results in `output_dir` made with other settings (`claim_output`).
-    Raises `FileNotFoundError` (no checkpoint / no shards), `streams.ClassCountError` (class
-    counts disagree), `ValueError` (checkpoint of another model),
-    `provenance.SettingsMismatchError` (other settings in `output_dir`).
-    """
-    from kinetics_i3d.checkpoints import checkpoint_identity
-    from kinetics_i3d.labels import label_map_hash
-
-    from kinetics_i3d.data import make_dataset
-    from kinetics_i3d.data.reader import label_errors_as_user_errors
-    from kinetics_i3d.labels import label_map_beside, load_label_map
-
-    label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
-    if num_classes is None and label_map:
-        num_classes = len(load_label_map(label_map))  # build the model once, at that count
-    model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
-                                     model_kwargs)
-    names = streams.class_names(model.num_classes, label_map)
-    top_k = metrics.resolve_top_k(top_k, model.num_classes)
-    claim_output(output_dir, {
-        "model": model_name, "shards": shards, "checkpoint": checkpoint_identity(path),
-        "crop_size": crop_size, "short_side": short_side, "top_k": top_k,
-        "model_kwargs": model_kwargs or {}, "label_map_sha256": label_map_hash(names)},
-        overwrite)
-    dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
-                           num_classes=model.num_classes, crop_size=crop_size,
-                           short_side=short_side, class_names=names,
-                           label_map_source=_names_source(label_map, model.num_classes))
-    with label_errors_as_user_errors():
-        result = evaluate_model(dataset.as_numpy_iterator(), model, model_name, names,
-                                os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k)
-    write_evaluation(result, names, output_dir,
-                     extra={**(extra or {}), "model": model_name, "shards": shards,
-                            "model_dir": model_dir, "checkpoint": path})
-    log_summary(output_dir, result)
-    return result

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from kinetics_i3d import preprocessing
+from kinetics_i3d import fusion, preprocessing
 from kinetics_i3d.preprocessing import CROP_SIZE
 from kinetics_i3d.serve import chunked, metrics, preprocess
 from kinetics_i3d.serve.streams import check_same_classes
@@ -131,8 +131,9 @@ class I3DServing(tf.Module):
         return out
 
     def _logits(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-        logits = [getattr(self._streams, s)(inputs[s], training=False) for s in self.streams]
-        return tf.add_n(logits)
+        """The streams' logits fused as everywhere else (`fusion.fuse_logits`: their sum)."""
+        return fusion.fuse_logits({s: getattr(self._streams, s)(inputs[s], training=False)
+                                   for s in self.streams})
 
     def _classify(self, logits: tf.Tensor) -> dict[str, tf.Tensor]:
         probs = tf.nn.softmax(logits)

@@ -147,7 +147,11 @@ class VideoItem:
 def file_items(paths: Sequence[str], root: str | None, modalities: Sequence[str],
                size: InputSize, max_frames: int | None = None,
                flow_backend: str = "opencv") -> Iterator[VideoItem]:
-    """`VideoItem`s for video files; ids are paths relative to `root` without extension."""
+    """`VideoItem`s for video files; ids are paths relative to `root` without extension.
+    Raises ValueError for `modalities` not a non-empty subset of ("rgb", "flow")."""
+    if not modalities or set(modalities) - {"rgb", "flow"}:
+        raise ValueError(f"modalities must be a non-empty subset of ('rgb', 'flow'), "
+                         f"got {modalities}")
     for path in paths:
         rel = os.path.relpath(path, root) if root else os.path.basename(path)
         video_id = os.path.splitext(rel)[0]

@@ -2,11 +2,9 @@
 
 Top-1 / top-5 accuracy over videos, per-class accuracy (recall of each class), mean class
 accuracy (the unweighted mean of per-class accuracies over the classes that have test videos), a
-confusion matrix (rows: true class, columns: predicted top-1), per-video predictions, the mean
-over UCF-101/HMDB-51 splits (Table 5, "averaged over three splits"), and two-stream fusion by
-summing the streams' logits (DeepMind's evaluate_sample.py: `model_logits = rgb_logits +
-flow_logits`; the paper's "averaged their predictions" differs only by a factor 2 before softmax,
-which top-k ignores).
+confusion matrix (rows: true class, columns: predicted top-1), per-video predictions and the mean
+over UCF-101/HMDB-51 splits (Table 5, "averaged over three splits"). Two-stream fusion lives in
+`kinetics_i3d.fusion`.
 """
 from __future__ import annotations
 
@@ -20,16 +18,6 @@ import cv2
 import numpy as np
 
 from kinetics_i3d.errors import UserError
-
-
-def fuse_logits(*stream_logits: np.ndarray) -> np.ndarray:
-    """Two-stream (or more) fusion: the sum of the streams' logits `[N, K]` (or `[K]`)."""
-    if not stream_logits:
-        raise ValueError("fuse_logits needs at least one stream")
-    shapes = {np.shape(s) for s in stream_logits}
-    if len(shapes) != 1:
-        raise ValueError(f"streams' logits must have the same shape, got {sorted(shapes)}")
-    return np.sum(np.stack([np.asarray(s, np.float64) for s in stream_logits]), axis=0)
 
 
 # k of top-k accuracy in the paper (Tables 2-4: "top-5").

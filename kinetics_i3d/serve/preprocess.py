@@ -13,7 +13,6 @@ couple of uint8 levels; the output size uses the same rounding rule (`round(side
 """
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from kinetics_i3d import preprocessing
@@ -57,46 +56,3 @@ def preprocess_flow(flow: tf.Tensor, short_side: int = SHORT_SIDE, crop_size: in
     """
     x = center_crop(resize_short_side(flow, short_side, is_flow=True), crop_size)
     return preprocessing.flow_to_unit_tf(x, bound)
-
-
-def load_video(path: str, modalities: tuple[str, ...] = ("rgb",), num_frames: int | None = None,
-               fps: float = preprocessing.FRAME_RATE,
-               flow_backend: str = "opencv") -> dict[str, np.ndarray]:
-    """Decodes a video file and returns the network inputs the release's way, per modality.
-
-    Decoding, 25 fps resampling and the 256-px bilinear resize are `kinetics_i3d.ingest.video`'s;
-    flow is TV-L1 (`kinetics_i3d.ingest.flow.compute_flow`) on those 256-px grayscale frames;
-    then `preprocess_rgb` / `preprocess_flow` (224 centre crop, [-1, 1]).
-
-    Args:
-      path: a video file FFmpeg (PyAV) can read.
-      modalities: any of "rgb", "flow".
-      num_frames: use only the first `num_frames` decoded frames (None: all).
-      fps: output frame rate (release: 25).
-      flow_backend: "opencv" (reference) or "tf".
-
-    Returns:
-      {"rgb": float32 `[1, T, 224, 224, 3]`, "flow": float32 `[1, T - 1, 224, 224, 2]`}, values in
-      [-1, 1], for the requested modalities.
-
-    Raises:
-      kinetics_i3d.ingest.video.VideoDecodeError: the file cannot be decoded.
-    """
-    from kinetics_i3d.ingest.video import read_video
-
-    unknown = set(modalities) - {"rgb", "flow"}
-    if unknown or not modalities:
-        raise ValueError(f"modalities must be a non-empty subset of ('rgb', 'flow'), "
-                         f"got {modalities}")
-    rgb = read_video(path, fps=fps, short_side=SHORT_SIDE).rgb
-    if num_frames is not None:
-        rgb = rgb[:num_frames]
-    out = {}
-    if "rgb" in modalities:
-        out["rgb"] = preprocess_rgb(rgb[None]).numpy()
-    if "flow" in modalities:
-        from kinetics_i3d.ingest.flow import compute_flow, rgb_to_gray
-
-        flow = compute_flow(rgb_to_gray(rgb), backend=flow_backend)
-        out["flow"] = preprocess_flow(flow[None]).numpy()
-    return out

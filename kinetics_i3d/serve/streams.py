@@ -6,13 +6,9 @@ from collections.abc import Sequence
 from absl import logging
 
 from kinetics_i3d.checkpoints import load_released, read_num_classes, resolve_checkpoint
-from kinetics_i3d.errors import UserError
+from kinetics_i3d.errors import ClassCountError, UserError  # noqa: F401  (public here too)
 from kinetics_i3d.labels import default_label_map, label_map_beside, load_label_map
 from kinetics_i3d.models import InceptionI3d
-
-
-class ClassCountError(UserError):
-    """A checkpoint's class count does not match the label map / the other stream."""
 
 
 def load_stream(modality: str, checkpoint: str | None, num_classes: int | None = None,

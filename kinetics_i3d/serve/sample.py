@@ -1,13 +1,15 @@
-"""The release's sample evaluation (evaluate_sample.py) as a library function.
+"""The release's sample evaluation (evaluate_sample.py): a one-video evaluation.
 
-`evaluate(eval_type, rgb_checkpoint, flow_checkpoint, rgb_input, flow_input)` builds the streams,
-restores DeepMind's checkpoints and returns logits, softmax and the top classes; `format_report`
-prints them exactly as the release does ("Norm of logits: X", then "prob logit label" lines).
+`evaluate(eval_type, labels, rgb_checkpoint, flow_checkpoint, rgb_input, flow_input)` restores
+DeepMind's checkpoints (`kinetics_i3d.serve.streams.load_stream`) and runs the video through
+evaluation's whole-video predictor (`kinetics_i3d.serve.evaluate.whole_video_predictions`:
+`ChunkedI3D` per stream, the streams fused by `kinetics_i3d.fusion.fuse_logits`), returning
+logits, softmax and the top classes; `format_report` prints them exactly as the release does
+("Norm of logits: X", then "prob logit label" lines).
 
-Whole-video logits go through `kinetics_i3d.serve.chunked.ChunkedI3D` (the one whole-video path,
-as evaluation and feature extraction): equal to the paper's single pass over all frames within
-float32 rounding, with memory bounded by one chunk (`chunk_steps`) whatever the video's length.
-A single pass over 1988 frames at 224 px crashed at 11.8 GiB RSS (issue #14).
+`ChunkedI3D` equals the paper's single pass over all frames within float32 rounding, with memory
+bounded by one chunk (`chunk_steps`) whatever the video's length (a single pass over 1988 frames
+at 224 px crashed at 11.8 GiB RSS, issue #14).
 """
 from __future__ import annotations
 
@@ -19,11 +21,11 @@ import tensorflow as tf
 from absl import logging
 
 from kinetics_i3d import preprocessing
-from kinetics_i3d.checkpoints import read_num_classes, restore_released
 from kinetics_i3d.errors import UserError
-from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.modalities import get_modality
+from kinetics_i3d.serve import evaluate as evaluate_
+from kinetics_i3d.serve import streams
 from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
 from kinetics_i3d.serve.metrics import resolve_top_k
 
@@ -111,34 +113,6 @@ def load_input(path: str, modality: str) -> np.ndarray:
     return array
 
 
-def stream_frames(inputs) -> tuple[Iterable[np.ndarray], int]:
-    """A stream's input as `(iterable of float32 frames [H, W, C], T)`, without copying it.
-
-    `inputs`: an array `[1, T, H, W, C]` (e.g. `load_input`'s memory map), or already a pair
-    `(iterable of T frames [H, W, C], T)`, e.g. frames streamed from a video file
-    (`kinetics_i3d.serve.features.file_items`). Frames are preprocessed, in [-1, 1].
-    """
-    if isinstance(inputs, tuple):
-        frames, num_frames = inputs
-        return frames, int(num_frames)
-    if inputs.ndim != 5 or inputs.shape[0] != 1:
-        raise ValueError(f"expected input [1, T, H, W, C], got shape {list(inputs.shape)}")
-    return (np.asarray(frame, np.float32) for frame in inputs[0]), inputs.shape[1]
-
-
-def stream_logits(modality: str, checkpoint: str, inputs, num_classes: int,
-                  chunk_steps: int = DEFAULT_CHUNK_STEPS) -> np.ndarray:
-    """One stream's whole-video logits `[num_classes]`: build, restore, run at inference (no
-    dropout, moving BN statistics) through `ChunkedI3D` (exact; memory bounded by `chunk_steps`)."""
-    frames, num_frames = stream_frames(inputs)
-    if num_frames < MIN_FRAMES:
-        raise UserError(f"{modality} input has {num_frames} frames; I3D's Logits need at least "
-                        f"{MIN_FRAMES}")
-    model = InceptionI3d(num_classes=num_classes, modality=modality, dropout_rate=0.0)
-    restore_released(model, checkpoint)
-    return ChunkedI3D(model, chunk_steps=chunk_steps).logits(frames, num_frames)
-
-
 def evaluate(
     eval_type: str,
     labels: list[str],
@@ -148,28 +122,40 @@ def evaluate(
     flow_input=None,
     chunk_steps: int = DEFAULT_CHUNK_STEPS,
 ) -> SampleResult:
-    """The release's sample: `joint` adds the two streams' logits before the softmax.
+    """The release's sample: one video through evaluation's whole-video predictor
+    (`evaluate.whole_video_predictions`: `ChunkedI3D` per stream, `fusion.fuse_logits`: `joint`
+    adds the two streams' logits before the softmax), streams restored by `streams.load_stream`.
 
-    `rgb_input` / `flow_input` (see `stream_frames`): arrays `[1, T, 224, 224, C]` in [-1, 1] or
-    `(frames, T)` pairs; each runs as one whole video through `ChunkedI3D` (`chunk_steps`
-    Mixed_5c steps = 8 * chunk_steps frames kept per chunk).
+    `rgb_input` / `flow_input`: arrays `[1, T, 224, 224, C]` in [-1, 1] (e.g. `load_input`'s
+    memory map) or `(iterable of T frames [H, W, C], T)` pairs (e.g. frames streamed from a video
+    file, `kinetics_i3d.serve.features.file_items`); never copied whole (`chunk_steps` Mixed_5c
+    steps = 8 * chunk_steps frames kept per chunk).
+    Raises `UserError` for fewer than 9 frames (the release does not loop) or a checkpoint whose
+    class count is not the label map's.
     """
     if eval_type not in EVAL_TYPES:
         raise ValueError(f"eval_type must be one of {sorted(EVAL_TYPES)}, got {eval_type!r}")
     given = {"rgb": (rgb_checkpoint, rgb_input), "flow": (flow_checkpoint, flow_input)}
-    logits = None
+    frames = {}
     for modality in EVAL_TYPES[eval_type]:
         checkpoint, inputs = given[modality]
         if checkpoint is None or inputs is None:
             raise ValueError(f"eval_type {eval_type!r} needs a {modality} checkpoint and input")
-        num_classes = read_num_classes(checkpoint)
-        if num_classes != len(labels):
-            raise UserError(
-                f"{modality} checkpoint {checkpoint!r} has {num_classes} classes but the label "
-                f"map has {len(labels)}"
-            )
-        out = stream_logits(modality, checkpoint, inputs, num_classes, chunk_steps)
-        logits = out if logits is None else logits + out
+        if not isinstance(inputs, tuple):
+            if np.ndim(inputs) != 5 or inputs.shape[0] != 1:
+                raise ValueError(f"expected {modality} input [1, T, H, W, C], got shape "
+                                 f"{list(np.shape(inputs))}")
+            inputs = inputs[0]  # a memory map stays one
+        frames[modality] = inputs
+        num_frames = evaluate_.stream_frames(inputs)[1]
+        if num_frames < MIN_FRAMES:
+            raise UserError(f"{modality} input has {num_frames} frames; I3D's Logits need at "
+                            f"least {MIN_FRAMES}")
+    models = streams.load_streams({m: given[m][0] for m in frames}, len(labels))
+    runners = {m: ChunkedI3D(model, chunk_steps=chunk_steps) for m, model in models.items()}
+    (prediction,) = evaluate_.whole_video_predictions(
+        [evaluate_.TestVideo("sample", None, frames)], runners)
+    logits = prediction.logits
     probabilities = tf.nn.softmax(logits).numpy()
     return SampleResult(logits=logits, probabilities=probabilities, labels=labels)
 
