@@ -32,6 +32,7 @@ from absl import logging
 
 from kinetics_i3d import batch as keys
 from kinetics_i3d import fusion, specs
+from kinetics_i3d.checkpoints.run import CHECKPOINT_CHOICES, find_trainer_checkpoint  # noqa: F401
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.progress import Progress
@@ -126,10 +127,8 @@ def loop_to(frames: np.ndarray, min_frames: int) -> np.ndarray:
     """Repeats `[T, ...]` frames in time until there are at least `min_frames` (T >= 1)."""
     if len(frames) == 0:
         raise ValueError("a video with no frames cannot be evaluated")
-    if len(frames) >= min_frames:
-        return frames
-    reps = -(-min_frames // len(frames))
-    return np.concatenate([frames] * reps, axis=0)[:min_frames]
+    return frames if len(frames) >= min_frames else np.resize(frames, (min_frames,
+                                                                       *frames.shape[1:]))
 
 
 def stream_frames(frames) -> tuple[Iterable[np.ndarray], int]:
@@ -304,23 +303,23 @@ def log_summary(name: str, result: EvaluationResult) -> None:
         logging.info("%s %s: %s (%d videos)", name, m, numbers, r.num_videos)
 
 
-def _names_source(label_map: str | None, num_classes: int) -> str:
-    """How the label map in use is named in a label-mismatch error."""
-    return f"--label_map={label_map}" if label_map else f"the shipped {num_classes}-class map"
-
-
-def _run(output_dir: str, settings: dict, predictions: Callable, names: Sequence[str],
-         top_k: int, extra: dict, overwrite: bool, progress_name: str) -> EvaluationResult:
-    """The one tail of every evaluation: claim `output_dir` with `settings`, evaluate the
-    predictions `predictions()` gives, write the reports, log the summary."""
+def _run(output_dir: str, settings: dict, num_classes: int, label_map: str | None,
+         predictions: Callable, top_k: int | None, extra: dict, overwrite: bool,
+         name: str) -> EvaluationResult:
+    """The one tail of every evaluation: the class names (`streams.class_names`), claiming
+    `output_dir` with `settings`, evaluating `predictions(names, names_source)`, the reports."""
     from kinetics_i3d.data.reader import label_errors_as_user_errors
     from kinetics_i3d.labels import label_map_hash
 
+    names = streams.class_names(num_classes, label_map)
+    top_k = metrics.resolve_top_k(top_k, num_classes)
     claim_output(output_dir, {**settings, "top_k": top_k,
                               "label_map_sha256": label_map_hash(names)}, overwrite)
+    # How the label map in use is named in a label-mismatch error.
+    source = f"--label_map={label_map}" if label_map else f"the shipped {num_classes}-class map"
     with label_errors_as_user_errors():
-        result = evaluate(predictions(), names, os.path.join(output_dir, PREDICTIONS_JSONL),
-                          top_k=top_k, name=progress_name)
+        result = evaluate(predictions(names, source), names,
+                          os.path.join(output_dir, PREDICTIONS_JSONL), top_k=top_k, name=name)
     write_evaluation(result, names, output_dir, extra=extra)
     log_summary(output_dir, result)
     return result
@@ -358,15 +357,16 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     num_classes = next(iter(models.values())).num_classes
     first = next((c for c in checkpoints.values() if c), None)
     label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
-    names = streams.class_names(num_classes, label_map)
-    videos = lambda: shard_videos(  # noqa: E731
-        shards, list(runners), max_frames, num_classes=num_classes, class_names=names,
-        label_map_source=_names_source(label_map, num_classes))
+
+    def predictions(names, source):
+        videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes,
+                              class_names=names, label_map_source=source)
+        return whole_video_predictions(videos, runners)
+
     settings = {"model": model, "shards": shards, "max_frames": max_frames,
                 "checkpoints": {m: checkpoint_identity(c, f"{m}_checkpoint") if c else None
                                 for m, c in checkpoints.items()}}
-    return _run(output_dir, settings, lambda: whole_video_predictions(videos(), runners), names,
-                metrics.resolve_top_k(top_k, num_classes),
+    return _run(output_dir, settings, num_classes, label_map, predictions, top_k,
                 {**(extra or {}), "shards": shards, "checkpoints": checkpoints}, overwrite,
                 "evaluate")
 
@@ -400,9 +400,9 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     from kinetics_i3d.data import make_dataset
     from kinetics_i3d.labels import label_map_beside, load_label_map
 
-    spec = specs.get_spec(model_name) if model_name in specs.video_names() else None
+    spec = specs.SPECS.get(model_name)
     if spec is None or spec.test_prediction != specs.PREDICT_SNAPSHOTS:
-        raise UserError(f"--model={model_name!r}: trainer runs evaluate models of "
+        raise UserError(f"--model={model_name!r}: trainer runs are evaluated for "
                         f"{[n for n in specs.video_names() if not specs.SPECS[n].released_layout]}"
                         f"; release-layout models take --rgb_checkpoint/--flow_checkpoint")
     label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
@@ -410,17 +410,18 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
         num_classes = len(load_label_map(label_map))  # build the model once, at that count
     model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
                                      model_kwargs)
-    names = streams.class_names(model.num_classes, label_map)
-    dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
-                           num_classes=model.num_classes, crop_size=crop_size,
-                           short_side=short_side, class_names=names,
-                           label_map_source=_names_source(label_map, model.num_classes))
+
+    def predictions(names, source):
+        dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
+                               num_classes=model.num_classes, crop_size=crop_size,
+                               short_side=short_side, class_names=names,
+                               label_map_source=source)
+        return snapshot_predictions(dataset.as_numpy_iterator(), model, model_name)
+
     settings = {"model": model_name, "shards": shards, "checkpoint": checkpoint_identity(path),
                 "crop_size": crop_size, "short_side": short_side,
                 "model_kwargs": model_kwargs or {}}
-    return _run(output_dir, settings,
-                lambda: snapshot_predictions(dataset.as_numpy_iterator(), model, model_name),
-                names, metrics.resolve_top_k(top_k, model.num_classes),
+    return _run(output_dir, settings, model.num_classes, label_map, predictions, top_k,
                 {**(extra or {}), "model": model_name, "shards": shards, "model_dir": model_dir,
                  "checkpoint": path}, overwrite, f"evaluate {model_name}")
 

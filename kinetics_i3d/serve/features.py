@@ -93,8 +93,7 @@ def check_options(size: InputSize, max_frames: int | None = None, min_frames: in
         raise UserError(f"--chunk_steps={chunk_steps}: expected >= 1 Mixed_5c step per chunk")
 
 
-# The frames of a video file: `kinetics_i3d.ingest.video.VideoFrames` (the one decoder).
-VideoStream = VideoFrames
+VideoStream = VideoFrames  # the old name of the one decoder (`kinetics_i3d.ingest.video`)
 
 
 def flow_frames(rgb_frames: Iterable[np.ndarray], backend: str = "opencv") -> Iterator[np.ndarray]:

@@ -29,10 +29,9 @@ from kinetics_i3d.serve import streams
 from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS, ChunkedI3D
 from kinetics_i3d.serve.metrics import resolve_top_k
 
-# The release's eval types: which streams run, and the class count each implies.
 # Classes the release's evaluate_sample.py prints (its `for index in sorted_indices[:20]`).
 DEFAULT_TOP_K = 20
-
+# The release's eval types: which streams run (rgb600: the Kinetics-600 RGB checkpoint).
 EVAL_TYPES = {
     "rgb": ("rgb",),
     "rgb600": ("rgb",),
