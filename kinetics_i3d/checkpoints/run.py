@@ -28,21 +28,20 @@ CHECKPOINT_CHOICES = ("auto", "best", "latest")
 
 
 def classifier_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The last, class-scoring layer(s): I3D's `Logits/Conv3d_0c_1x1` (`model.head.logits`), a
-    model's `classifier` (C3D, ConvNet+LSTM, 3D-Fused), or Two-Stream's `rgb_classifier` and
-    `flow_classifier` (one per stream, Table 4 'Fixed' trains both)."""
-    head = getattr(model, "head", None)
-    if head is not None and getattr(head, "logits", None) is not None:
-        return [head.logits]
-    layer = getattr(model, "classifier", None)
-    if isinstance(layer, keras.layers.Layer):
-        return [layer]
-    streams = [getattr(model, f"{s}_classifier", None) for s in ("rgb", "flow")]
-    if all(isinstance(layer, keras.layers.Layer) for layer in streams):
-        return streams
-    raise ValueError(f"--finetune_mode=fixed: cannot find the classifier of {model.name} "
-                     f"(expected model.head.logits, model.classifier or "
-                     f"model.rgb_classifier/flow_classifier)")
+    """The last, class-scoring layer(s) of `model`, as its class's `classifier_layers()` gives
+    them: I3D's `Logits/Conv3d_0c_1x1`, C3D's / ConvNet+LSTM's / 3D-Fused's `classifier`,
+    Two-Stream's `rgb_classifier` and `flow_classifier`, Two-Stream I3D's two streams' logits
+    (Table 4 'Fixed' trains all of a model's). Raises `ValueError` when the class has no such
+    method or the model no classifier (a feature model)."""
+    method = getattr(type(model), "classifier_layers", None)
+    if method is None:
+        raise ValueError(f"{type(model).__name__} has no classifier_layers() method (every model "
+                         f"class in kinetics_i3d.specs.SPECS must expose its classifier layers)")
+    layers = list(method(model))
+    if not layers:
+        raise ValueError(f"{model.name} has no classifier layer (a feature model: its "
+                         f"final_endpoint stops before the logits)")
+    return layers
 
 
 def classifier_layer(model: keras.Model) -> keras.layers.Layer:

@@ -3,7 +3,8 @@
 All take channels-last float32 inputs in [-1, 1] (RGB frames; TV-L1 flow, x then y) and return
 float32 logits `[B, num_classes]` from `model(inputs, training=...)`, like `InceptionI3d`.
 Every model but C3D uses the 2D ImageNet Inception-v1 (`InceptionV1`, up to `Mixed_5c`) as its
-per-frame tower; `imagenet_towers` lists them for `restore_slim_inception_v1`.
+per-frame tower; `imagenet_towers` lists them for `restore_slim_inception_v1`. Every model
+names its class-scoring layers in `classifier_layers()` (Table 4 'Fixed' trains only them).
 
 Where a model averages predictions (Two-Stream's streams, snapshots and C3D's clips) it returns
 `log(mean_k softmax(logits_k))`: logits whose softmax is the averaged prediction, so the usual
@@ -159,6 +160,10 @@ class ConvNetLSTM(keras.Model):
     def imagenet_towers(self) -> list[InceptionV1]:
         return [self.tower]
 
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """The class-scoring layer: `[classifier]` (`num_classes` units)."""
+        return [self.classifier]
+
     def build(self, input_shape):
         self.lstm.build((None, None, MIXED_5C_CHANNELS))
         self.classifier.build((None, None, self.lstm_units))
@@ -271,6 +276,10 @@ class C3D(keras.Model):
             t, s = math.ceil(t / 2), math.ceil(s / 2)
         return t, s, s, self.filters[-1]
 
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """The class-scoring layer: `[classifier]` (`num_classes` units)."""
+        return [self.classifier]
+
     def build(self, input_shape):
         channels = 3
         for layer in self.conv_layers:
@@ -368,6 +377,11 @@ class TwoStream2D(keras.Model):
     @property
     def imagenet_towers(self) -> list[InceptionV1]:
         return [self.rgb_tower, self.flow_tower]
+
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """The class-scoring layers, one per stream: `[rgb_classifier, flow_classifier]` (Table 4
+        'Fixed' trains both)."""
+        return [self.rgb_classifier, self.flow_classifier]
 
     def build(self, input_shape):
         self.rgb_classifier.build((None, MIXED_5C_CHANNELS))
@@ -472,6 +486,10 @@ class Fused3DTwoStream(keras.Model):
     def imagenet_towers(self) -> list[InceptionV1]:
         return [self.rgb_tower, self.flow_tower]
 
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """The class-scoring layer: `[classifier]` (`num_classes` units)."""
+        return [self.classifier]
+
     def build(self, input_shape):
         self.fusion.build((None, None, None, None, 2 * MIXED_5C_CHANNELS))
         self.classifier.build((None, self.fusion_channels))
@@ -540,6 +558,10 @@ class TwoStreamI3D(keras.Model):
         self.flow_i3d = InceptionI3d(self.num_classes, "flow", self.dropout_rate,
                                      sync_batch_norm=sync_batch_norm, name="Flow_inception_i3d")
         self.built = True
+
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """Each stream's class-scoring layer: `[RGB Logits, Flow Logits]` (`head.logits`)."""
+        return self.rgb_i3d.classifier_layers() + self.flow_i3d.classifier_layers()
 
     def stream_logits(self, inputs, training=None) -> dict[str, tf.Tensor]:
         """`{"rgb", "flow", "joint"}` logits `[B, num_classes]`; joint is their fusion

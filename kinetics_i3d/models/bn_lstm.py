@@ -173,3 +173,11 @@ class BNLSTMCell(keras.layers.Layer):
             recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
         )
         return config
+
+
+def moving_statistics_layers(model: keras.Layer) -> list[keras.Layer]:
+    """Every layer of `model` that keeps BatchNorm moving statistics updated with a `momentum`:
+    Keras `BatchNormalization` and the BN-LSTM's per-step statistics (`BNLSTMCell`). What
+    `--bn_momentum` sets."""
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, (keras.layers.BatchNormalization, BNLSTMCell))]

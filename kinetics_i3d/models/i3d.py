@@ -177,6 +177,11 @@ class InceptionI3d(keras.Model):
             return tf.nn.softmax(logits)
         return logits
 
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """The class-scoring layer: `[Logits/Conv3d_0c_1x1]` (`head.logits`, `[.., num_classes]`
+        units); empty for a feature model (`final_endpoint` before `Logits`)."""
+        return [self.head.logits] if self.head is not None else []
+
     def named_units(self) -> list[tuple[str, Unit]]:
         """`(release path, unit)` for every conv unit, e.g. `("Mixed_4b/Branch_1/Conv3d_0b_3x3", u)`."""
         named = trunk_named_units(self.trunk_endpoints, self.trunk)

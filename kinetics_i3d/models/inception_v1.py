@@ -169,6 +169,11 @@ class InceptionV1(keras.Model):
             return tf.nn.softmax(logits)
         return logits
 
+    def classifier_layers(self) -> list[keras.layers.Layer]:
+        """The class-scoring layer: `[Logits/Conv2d_0c_1x1]` (`num_classes` units); empty for a
+        feature model (`final_endpoint` before `Logits`, as in the baselines' towers)."""
+        return [self.logits] if self.logits is not None else []
+
     def named_units(self) -> list[tuple[str, Unit]]:
         """`(slim path, unit)` per conv unit, e.g. `("Mixed_3b/Branch_1/Conv2d_0b_3x3", u)`.
 
