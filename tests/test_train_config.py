@@ -28,6 +28,9 @@ def _config(shard, tmp_path, **overrides):
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(model="i3d_typo"), r"--model='i3d_typo' is not a registered architecture"),
+    (dict(model="inception_v1"), r"--model='inception_v1' is not a registered architecture that "
+                                 r"trains on videos; choose one of \['c3d', "),
+    (dict(num_frames=16, model="two_stream"), r"--num_frames applies to I3D models"),
     (dict(train_pattern=""), r"--train_pattern is required"),
     (dict(train_pattern="/nonexistent/train-*.tfrecord"), r"--train_pattern=.* matches no file"),
     (dict(val_pattern=""), r"--val_pattern is required with --lr_schedule=plateau"),
@@ -204,10 +207,16 @@ def test_every_table4_cell_has_a_flagfile(dataset, monkeypatch):
             assert config.init_checkpoint == f"{kinetics.model_dir}/ckpt"
 
 
-def test_config_and_flags_import_without_tensorflow():
-    # kinetics_i3d.train loads its submodules lazily: flag parsing must not pay for TF's start-up.
+def test_config_and_flags_import_and_validate_without_tensorflow():
+    # kinetics_i3d.train loads its submodules lazily and validate() reads the model specs, not
+    # the model classes: flag parsing and checking must not pay for TF's start-up (issue #14).
     code = ("import sys, kinetics_i3d.train.config, kinetics_i3d.train.flags\n"
-            "from kinetics_i3d.train import TrainConfig\n"
+            "from kinetics_i3d.train import TrainConfig, validate\n"
+            "for model in ('i3d', 'two_stream', 'convnet_lstm'):\n"
+            "    validate(TrainConfig(model=model, train_pattern='t', val_pattern='v',\n"
+            "                         model_dir='m', init_checkpoint='c'), check_files=False)\n"
+            "validate(TrainConfig(train_pattern='t', model_dir='m', lr_schedule='steps',\n"
+            "                     lr_boundaries=(5,), lr_values=(0.1, 0.01)), check_files=False)\n"
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), timeout=60)

@@ -31,7 +31,7 @@ class TrainConfig:
     train_pattern: str = ""
     val_pattern: str = ""
     num_classes: int = 400
-    num_frames: int = 0  # 0: the model's interface (I3D: 64); I3D models only
+    num_frames: int = 0  # 0: the model's interface (I3D: 64); consecutive-frame models only
     crop_size: int = 0  # 0: the model's interface (I3D: 224)
     batch_size_per_replica: int = 6
     global_batch_size: int = 0  # 0: batch_size_per_replica * replicas
@@ -63,13 +63,12 @@ class TrainConfig:
     seed: int = 0
 
     @property
-    def model_kwargs(self) -> dict:
-        """Builder arguments: every registered model takes dropout and sync BN; only the
-        single-network I3D takes a modality (the baselines read their interface's streams)."""
-        kwargs = {"dropout_rate": self.dropout_rate, "sync_batch_norm": self.sync_batch_norm}
-        if self.model == "i3d":
-            kwargs["modality"] = self.modality
-        return kwargs
+    def model_options(self) -> dict:
+        """Builder arguments besides `num_classes`: the fields the model's spec lists
+        (`ModelSpec.options`: dropout and sync BN for every model, the modality for I3D)."""
+        from kinetics_i3d.specs import get_spec
+
+        return {name: getattr(self, name) for name in get_spec(self.model).options}
 
 
 def _matches(pattern: str) -> bool:
@@ -96,12 +95,13 @@ def _check_label_map(config: TrainConfig) -> None:
 
 def validate(config: TrainConfig, check_files: bool = True) -> None:
     """Raises `ValueError` naming the first bad flag. Cheap: no TensorFlow work, no model."""
-    from kinetics_i3d import models  # light: the registry only
+    from kinetics_i3d import specs  # the registry, no TensorFlow
     from kinetics_i3d.modalities import MODALITIES
 
-    if config.model not in models.names():
-        raise ValueError(f"--model={config.model!r} is not a registered architecture; "
-                         f"choose one of {models.names()}")
+    if config.model not in specs.video_names():
+        raise ValueError(f"--model={config.model!r} is not a registered architecture that trains "
+                         f"on videos; choose one of {specs.video_names()}")
+    spec = specs.get_spec(config.model)
     if config.modality not in MODALITIES:
         raise ValueError(f"--modality={config.modality!r}: expected one of {sorted(MODALITIES)}")
     if not config.model_dir:
@@ -119,13 +119,15 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
     if config.lr_schedule == "plateau" and config.eval_every <= 0:
         raise ValueError(f"--eval_every must be > 0 with --lr_schedule=plateau, "
                          f"got {config.eval_every}")
-    if config.model != "i3d" and config.modality != "rgb":
-        raise ValueError(f"--modality={config.modality} applies to --model=i3d only; "
-                         f"--model={config.model} reads the streams of its temporal interface")
+    if not spec.modality_flag and config.modality != "rgb":
+        takes = [n for n in specs.video_names() if specs.get_spec(n).modality_flag]
+        raise ValueError(f"--modality={config.modality} applies to --model="
+                         f"{'/'.join(takes)} only; --model={config.model} reads the streams of "
+                         f"its temporal interface")
     if config.num_frames < 0 or config.crop_size < 0:
         raise ValueError(f"--num_frames and --crop_size must be >= 0 (0: the interface's), got "
                          f"{config.num_frames} and {config.crop_size}")
-    if config.num_frames and config.model not in ("i3d", "two_stream_i3d"):
+    if config.num_frames and not spec.consecutive_frames:
         raise ValueError(f"--num_frames applies to I3D models (consecutive frames); "
                          f"--model={config.model} samples the frames of its interface")
     positive = ("num_classes", "batch_size_per_replica",
@@ -158,17 +160,15 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"--lr_schedule={config.lr_schedule!r}: expected one of {LR_SCHEDULES}")
     if config.lr_schedule == "steps":
-        from kinetics_i3d.train.schedule import StepSchedule
         if not config.lr_values:
             raise ValueError("--lr_schedule=steps needs --lr_values (and --lr_boundaries)")
-        StepSchedule(config.lr_boundaries, config.lr_values)  # raises naming the flag
+        check_steps(config.lr_boundaries, config.lr_values)
     elif config.lr_boundaries or config.lr_values:
         raise ValueError("--lr_boundaries/--lr_values are only used with --lr_schedule=steps; "
                          f"got --lr_schedule={config.lr_schedule}")
     if config.lr_schedule == "plateau":
-        from kinetics_i3d.train.schedule import PlateauSchedule
-        PlateauSchedule(config.learning_rate, config.lr_drop_factor, config.plateau_patience,
-                        config.min_delta, config.max_lr_drops)  # raises naming the flag
+        check_plateau(config.learning_rate, config.lr_drop_factor, config.plateau_patience,
+                      config.min_delta, config.max_lr_drops)
     if config.init_checkpoint and check_files and "://" not in config.init_checkpoint:
         from kinetics_i3d.checkpoints import resolve_checkpoint
 
@@ -177,6 +177,40 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
     if config.finetune_mode == "fixed" and not config.init_checkpoint:
         raise ValueError("--finetune_mode=fixed trains only the classifier on top of pre-trained "
                          "features (Table 4 'Fixed'); it needs --init_checkpoint")
+
+
+def check_plateau(learning_rate: float, drop_factor: float, patience: int, min_delta: float,
+                  max_drops: int) -> None:
+    """The plateau schedule's arguments (`schedule.PlateauSchedule`), checked without
+    TensorFlow; raises `ValueError` naming the flag."""
+    if not learning_rate > 0:
+        raise ValueError(f"--learning_rate must be > 0, got {learning_rate}")
+    if not 0.0 < drop_factor < 1.0:
+        raise ValueError(f"--lr_drop_factor must be in (0, 1), got {drop_factor}")
+    if patience < 1:
+        raise ValueError(f"--plateau_patience must be >= 1, got {patience}")
+    if min_delta < 0:
+        raise ValueError(f"--min_delta must be >= 0, got {min_delta}")
+    if max_drops < 0:
+        raise ValueError(f"--max_lr_drops must be >= 0, got {max_drops}")
+
+
+def check_steps(boundaries, values) -> tuple[list[int], list[float]]:
+    """The step schedule's `(boundaries, values)` (`schedule.StepSchedule`) as ints and floats,
+    checked without TensorFlow; raises `ValueError` naming the flag."""
+    boundaries = [int(b) for b in boundaries]
+    values = [float(v) for v in values]
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(
+            f"--lr_values needs one more entry than --lr_boundaries; got {len(values)} values "
+            f"{values} for {len(boundaries)} boundaries {boundaries}")
+    if any(b <= 0 for b in boundaries) or any(b2 <= b1 for b1, b2 in zip(boundaries,
+                                                                          boundaries[1:])):
+        raise ValueError(f"--lr_boundaries must be positive and strictly increasing, "
+                         f"got {boundaries}")
+    if any(not v > 0 for v in values):
+        raise ValueError(f"--lr_values must all be > 0, got {values}")
+    return boundaries, values
 
 
 def batch_sizes(config: TrainConfig, num_replicas: int) -> tuple[int, int]:

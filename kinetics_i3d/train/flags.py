@@ -16,12 +16,15 @@ _D = TrainConfig()
 
 # (name, help) per field; enums get their choices from config.py.
 _HELP = {
-    "model": "Registered architecture (kinetics_i3d.models.names()).",
-    "modality": "I3D stream: rgb or flow (the baselines read their interface's streams).",
+    "model": "Registered video architecture: a name in the spec registry "
+             "(kinetics_i3d.specs.video_names()).",
+    "modality": "I3D stream: rgb or flow (specs with modality_flag; the other models read "
+                "their interface's streams).",
     "train_pattern": "Glob of training TFRecord shards.",
     "val_pattern": "Glob of validation TFRecord shards.",
     "num_classes": "Number of classes.",
-    "num_frames": "I3D: frames per training clip (0: the interface's, 64 as the paper).",
+    "num_frames": "I3D models (specs with consecutive_frames): frames per training clip "
+                  "(0: the interface's, 64 as the paper).",
     "crop_size": "Square crop side in pixels (0: the interface's, 224 for I3D).",
     "batch_size_per_replica": "Clips per replica per step (release: 6).",
     "global_batch_size": "If > 0: the global batch, split evenly over replicas (must divide).",
@@ -31,7 +34,8 @@ _HELP = {
     "dropout_rate": "Dropout before the logits (release: 0.5).",
     "train_steps": "Total steps (paper: 110k on Kinetics, up to 5k on UCF-101/HMDB-51).",
     "model_dir": "Checkpoints, TensorBoard summaries, train_summary.json; resumes from it.",
-    "init_checkpoint": "I3D: released-layout checkpoint prefix (Kinetics or inflated ImageNet); "
+    "init_checkpoint": "Pre-trained weights, of a kind the model's spec takes (init_sources): "
+                       "I3D: released-layout checkpoint prefix (Kinetics or inflated ImageNet); "
                        "Inception-v1 baselines: TF-slim ImageNet checkpoint; any model: another "
                        "run's checkpoint, or its <model_dir>/ckpt or best folder (newest).",
     "finetune_mode": "full: train everything; fixed: only the classifier (Table 4 'Fixed').",

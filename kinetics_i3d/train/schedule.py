@@ -17,6 +17,8 @@ from typing import Sequence
 
 import tensorflow as tf
 
+from kinetics_i3d.train.config import check_plateau, check_steps  # the flag checks, TF-free
+
 
 class PlateauSchedule(tf.Module):
     """Drops the learning rate when the validation loss stops improving.
@@ -36,16 +38,7 @@ class PlateauSchedule(tf.Module):
         name: str = "plateau_schedule",
     ):
         super().__init__(name=name)
-        if not initial_learning_rate > 0:
-            raise ValueError(f"--learning_rate must be > 0, got {initial_learning_rate}")
-        if not 0.0 < drop_factor < 1.0:
-            raise ValueError(f"--lr_drop_factor must be in (0, 1), got {drop_factor}")
-        if patience < 1:
-            raise ValueError(f"--plateau_patience must be >= 1, got {patience}")
-        if min_delta < 0:
-            raise ValueError(f"--min_delta must be >= 0, got {min_delta}")
-        if max_drops < 0:
-            raise ValueError(f"--max_lr_drops must be >= 0, got {max_drops}")
+        check_plateau(initial_learning_rate, drop_factor, patience, min_delta, max_drops)
         self.drop_factor = float(drop_factor)
         self.patience = int(patience)
         self.min_delta = float(min_delta)
@@ -103,18 +96,7 @@ class StepSchedule(tf.Module):
     def __init__(self, boundaries: Sequence[int], values: Sequence[float],
                  name: str = "step_schedule"):
         super().__init__(name=name)
-        boundaries = [int(b) for b in boundaries]
-        values = [float(v) for v in values]
-        if len(values) != len(boundaries) + 1:
-            raise ValueError(
-                f"--lr_values needs one more entry than --lr_boundaries; got {len(values)} values "
-                f"{values} for {len(boundaries)} boundaries {boundaries}")
-        if any(b <= 0 for b in boundaries) or any(b2 <= b1 for b1, b2 in zip(boundaries,
-                                                                              boundaries[1:])):
-            raise ValueError(f"--lr_boundaries must be positive and strictly increasing, "
-                             f"got {boundaries}")
-        if any(not v > 0 for v in values):
-            raise ValueError(f"--lr_values must all be > 0, got {values}")
+        boundaries, values = check_steps(boundaries, values)
         self.boundaries = boundaries
         self.values = values
 
