@@ -134,8 +134,12 @@ class ModelSpec:
     training_loss: `LOSS_LAST` or `LOSS_ALL_STEPS`.
     test_prediction: `PREDICT_WHOLE_VIDEO` or `PREDICT_SNAPSHOTS`.
     init_sources: `INIT_*` kinds `--init_checkpoint` may name for it.
-    released_layout: its weights read and write DeepMind's checkpoint layout: the trainer writes
-      `<model_dir>/released/model.ckpt`, evaluation and export take release-layout checkpoints.
+    released_layout: its weights read and write DeepMind's checkpoint layout: evaluation and
+      export take release-layout checkpoints.
+    released_export: the trainer also writes the run in that layout,
+      `<model_dir>/released/model.ckpt` (`kinetics_i3d.checkpoints.init`), what a fine-tuning
+      run's `--init_checkpoint` (INIT_RELEASED) takes. One stream per checkpoint, as the release:
+      single-stream I3D only (Two-Stream I3D's streams are trained as two `--model=i3d` runs).
     consecutive_frames: its training clip is consecutive frames, so `--num_frames` may set the
       clip length (I3D: 64 by default).
     stream_logits: the class has `stream_logits(inputs, training)` -> `{stream: [B, K], "joint":
@@ -152,6 +156,7 @@ class ModelSpec:
     test_prediction: str = PREDICT_SNAPSHOTS
     init_sources: tuple[str, ...] = (INIT_RUN,)
     released_layout: bool = False
+    released_export: bool = False
     consecutive_frames: bool = False
     stream_logits: bool = False
 
@@ -168,6 +173,10 @@ class ModelSpec:
             if whole != self.interface.test.whole_video:
                 raise ValueError(f"{self.name}: test_prediction {self.test_prediction!r} does not "
                                  f"match its interface's test sampling")
+        if self.released_export and not (self.released_layout
+                                         and INIT_RELEASED in self.init_sources):
+            raise ValueError(f"{self.name}: released_export needs released_layout and "
+                             f"INIT_RELEASED in init_sources")
         if ("modality" in self.options) != self.modality_flag:
             raise ValueError(f"{self.name}: 'modality' must be in options iff modality_flag")
 
@@ -222,13 +231,14 @@ SPECS: dict[str, ModelSpec] = {
         TemporalInterface("i3d", **_I3D_INTERFACE),
         modality_flag=True, options=("dropout_rate", "sync_batch_norm", "modality"),
         test_prediction=PREDICT_WHOLE_VIDEO, init_sources=(INIT_RUN, INIT_RELEASED),
-        released_layout=True, consecutive_frames=True),
+        released_layout=True, released_export=True, consecutive_frames=True),
     # Two-Stream I3D (sec. 2.4, Fig. 2e): both I3D streams in one model, logits summed (the
-    # release's eval_type=joint). Streams "rgb" and "flow", [T, H, W, C] each.
+    # release's eval_type=joint). Streams "rgb" and "flow", [T, H, W, C] each. A released
+    # checkpoint holds one stream, so --init_checkpoint takes only a run of this model.
     "two_stream_i3d": ModelSpec(
         "two_stream_i3d", "kinetics_i3d.models.baselines:TwoStreamI3D", "sec. 2.4, Fig. 2e",
         TemporalInterface("two_stream_i3d", **_I3D_INTERFACE),
-        test_prediction=PREDICT_WHOLE_VIDEO, init_sources=(INIT_RUN, INIT_RELEASED),
+        test_prediction=PREDICT_WHOLE_VIDEO, init_sources=(INIT_RUN,),
         released_layout=True, consecutive_frames=True, stream_logits=True),
     # ConvNet+LSTM (sec. 2.1, Table 1): one frame in five of the 25 fps stream; 25 rgb (5 s) to
     # train, 50 rgb (10 s) at test, from the start of the video. Layout [T, H, W, 3]. Loss at

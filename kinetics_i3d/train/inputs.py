@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from kinetics_i3d import batch as keys
+from kinetics_i3d import specs
 from kinetics_i3d.train.config import TrainConfig
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
@@ -62,36 +63,33 @@ def synthetic_dataset_fn(config: TrainConfig, global_batch: int, channels: int =
     return fn
 
 
-# Models that read one tensor (the rest take a dict {"rgb": ..., "flow": ...}).
-_SINGLE_STREAM = ("i3d", "convnet_lstm", "c3d")
-
-
 def model_streams(config: TrainConfig) -> tuple[str, ...]:
-    """The streams `--model` reads: I3D its `--modality`; the baselines their interface's."""
-    from kinetics_i3d.data import get_interface
-
-    if config.model == "i3d":
-        return (config.modality,)
-    return tuple(get_interface(config.model).modalities)
+    """The streams `--model` reads (`ModelSpec.streams`): I3D its `--modality`; the other
+    models their interface's."""
+    return specs.get_spec(config.model).streams(config.modality)
 
 
-def training_interface(config: TrainConfig):
-    """`--model`'s temporal interface, with `--num_frames` consecutive frames for I3D models."""
-    from kinetics_i3d.data import get_interface
-
-    interface = get_interface(config.model)
-    if config.num_frames and config.num_frames != len(interface.train.rgb_offsets):
+def training_interface(config: TrainConfig) -> specs.TemporalInterface:
+    """`--model`'s temporal interface, with a training clip of `--num_frames` consecutive frames
+    for the models whose spec has `consecutive_frames` (I3D; `validate` refuses the flag for the
+    others)."""
+    spec = specs.get_spec(config.model)
+    interface = specs.get_interface(config.model)
+    if (spec.consecutive_frames and config.num_frames
+            and config.num_frames != len(interface.train.rgb_offsets)):
         frames = tuple(range(config.num_frames))
         interface = dataclasses.replace(interface, train=dataclasses.replace(
             interface.train, rgb_offsets=frames, flow_offsets=frames))
     return interface
 
 
-def _to_model_inputs(batch: dict, streams: tuple[str, ...], single: bool, squeeze: bool):
-    tensors = {s: batch[keys.frames_key(s)] for s in streams}
-    tensors = {s: (tf.squeeze(t, axis=1) if squeeze else t) for s, t in tensors.items()}
-    inputs = tensors[streams[0]] if single else tensors
-    return inputs, batch[keys.LABEL]
+def _to_model_inputs(batch: dict, streams: tuple[str, ...], squeeze: bool):
+    """`(inputs, labels)` of one batch: `specs.model_inputs` of its frames (squeezed over the
+    one test snapshot of a validation batch), labels `[b]`."""
+    frames = {s: batch[keys.frames_key(s)] for s in streams}
+    if squeeze:
+        frames = {s: tf.squeeze(t, axis=1) for s, t in frames.items()}
+    return specs.model_inputs(frames, streams), batch[keys.LABEL]
 
 
 def shards_dataset_fns(config: TrainConfig, global_batch: int
@@ -108,7 +106,6 @@ def shards_dataset_fns(config: TrainConfig, global_batch: int
 
     interface = training_interface(config)
     streams = model_streams(config)
-    single = config.model in _SINGLE_STREAM
     common = dict(num_classes=config.num_classes, modalities=streams,
                   crop_size=config.crop_size or None)
 
@@ -117,7 +114,7 @@ def shards_dataset_fns(config: TrainConfig, global_batch: int
             ds = make_dataset(config.train_pattern, interface, "train", global_batch,
                               input_context=input_context, seed=config.seed + start_step,
                               **common)
-            return ds.map(lambda b: _to_model_inputs(b, streams, single, squeeze=False),
+            return ds.map(lambda b: _to_model_inputs(b, streams, squeeze=False),
                           num_parallel_calls=tf.data.AUTOTUNE)
         return fn
 
@@ -128,6 +125,6 @@ def shards_dataset_fns(config: TrainConfig, global_batch: int
         ds = make_dataset(config.val_pattern, interface, "test", global_batch,
                           input_context=input_context, test_clips=1,
                           repeat=config.eval_steps > 0, **common)
-        return ds.map(lambda b: _to_model_inputs(b, streams, single, squeeze=True),
+        return ds.map(lambda b: _to_model_inputs(b, streams, squeeze=True),
                       num_parallel_calls=tf.data.AUTOTUNE)
     return train_fn, val_fn

@@ -25,11 +25,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from kinetics_i3d import models
+from kinetics_i3d import specs
+from kinetics_i3d.checkpoints.init import export_released_checkpoint, initialize_from_checkpoint
 from kinetics_i3d.checkpoints.run import (  # the run format's home (read without the trainer)
-    BEST_SUBDIR, CHECKPOINT_SUBDIR, MODEL_KEY, RELEASED_SUBDIR, classifier_layer,
-    classifier_layers, model_weights, restore_run_weights, run_checkpoint)
+    BEST_SUBDIR, CHECKPOINT_SUBDIR, MODEL_KEY, RELEASED_SUBDIR, classifier_layers, model_weights)
 from kinetics_i3d.data.reader import label_errors_as_user_errors
+from kinetics_i3d.models.bn_lstm import moving_statistics_layers
 from kinetics_i3d.progress import format_seconds
 from kinetics_i3d.train import strategy as strategy_lib
 from kinetics_i3d.train.config import TrainConfig, batch_sizes
@@ -40,22 +41,21 @@ SUMMARY_JSON = "train_summary.json"
 
 
 def build_model(config: TrainConfig) -> keras.Model:
-    """The registered architecture `--model` with the flags' modality, dropout and sync BN.
+    """The registered architecture `--model` (its spec's class) with the flags' options
+    (`config.model_options`: dropout, sync BN, I3D's modality).
 
     `--bn_momentum` > 0 replaces the momentum of every BatchNorm layer's moving statistics (the
     release's 0.999 needs thousands of steps before inference-mode outputs are meaningful).
     """
+    options = config.model_options
     try:
-        model = models.build(config.model, config.num_classes, **config.model_kwargs)
+        model = specs.get_spec(config.model).build(config.num_classes, **options)
     except TypeError as error:
         raise ValueError(f"--model={config.model} does not take one of the options "
-                         f"{sorted(config.model_kwargs)} ({error})") from None
+                         f"{sorted(options)} ({error})") from None
     if config.bn_momentum > 0:
-        from kinetics_i3d.models.bn_lstm import BNLSTMCell  # recurrent BN keeps its own statistics
-
-        for layer in model._flatten_layers(include_self=False, recursive=True):
-            if isinstance(layer, (keras.layers.BatchNormalization, BNLSTMCell)):
-                layer.momentum = config.bn_momentum
+        for layer in moving_statistics_layers(model):
+            layer.momentum = config.bn_momentum
     return model
 
 
@@ -79,72 +79,6 @@ def freeze_all_but(model: keras.Model,
             else:
                 child.trainable = False
     walk(model)
-
-
-def initialize_from_checkpoint(model: keras.Model, prefix: str) -> str:
-    """Loads pre-trained weights named by `--init_checkpoint` into `model`; returns what it did.
-
-    I3D: a released-layout checkpoint (DeepMind's Kinetics checkpoints, the output of
-    `tools/inflate_inception_v1.py`, or a run's `<model_dir>/released/model.ckpt`). Same class
-    count: everything is restored ("all"). Otherwise (Kinetics-400 weights fine-tuned on UCF-101,
-    Table 4) the trunk is restored and the classifier keeps its fresh initialisation ("trunk").
-    Baselines with ImageNet towers (sec. 2.5: "ImageNet-pretrained Inception-V1 as base network"):
-    TF-slim's Inception-v1 checkpoint into every tower, logits skipped ("imagenet towers").
-    Any model: another run's trainer checkpoint of the same architecture (a prefix, or its
-    `<model_dir>/ckpt` / `best` folder for the newest), `restore_run_weights` ("all" or "trunk"):
-    how the baselines start Table 4's Fixed and Full-FT runs from their Kinetics runs.
-    """
-    from kinetics_i3d import checkpoints
-
-    prefix = checkpoints.resolve_checkpoint(prefix, "init_checkpoint")
-    run_prefix = run_checkpoint(prefix)
-    if run_prefix is not None:
-        return restore_run_weights(model, run_prefix)
-    if isinstance(model, models.InceptionI3d):
-        try:
-            ckpt_classes = checkpoints.read_num_classes(prefix)
-        except ValueError:
-            ckpt_classes = None
-        if ckpt_classes == model.num_classes:
-            checkpoints.restore_released(model, prefix)
-            return "all"
-        # The trunk only: a Mixed_5c feature model reads any released-layout checkpoint, with or
-        # without logits, and leaves the logits unread.
-        source = models.InceptionI3d(num_classes=1, modality=model.modality.name,
-                                     final_endpoint="Mixed_5c")
-        checkpoints.restore_released(source, prefix)
-        source_units = dict(source.named_units())
-        classifier = classifier_layer(model)
-        copied = 0
-        for path, unit in model.named_units():
-            if unit is classifier:
-                continue
-            for target, value in zip(unit.weights, source_units[path].weights):
-                target.assign(value)
-                copied += 1
-        logging.info("init: restored %d trunk variables from %s (checkpoint has %s classes, "
-                     "model %d; classifier freshly initialised)", copied, prefix, ckpt_classes,
-                     model.num_classes)
-        return "trunk"
-    towers = getattr(model, "imagenet_towers", None)
-    if towers:
-        for tower in towers:
-            checkpoints.restore_slim_inception_v1(tower, prefix, skip_logits=True)
-        return "imagenet towers"
-    raise ValueError(f"--init_checkpoint={prefix!r}: {type(model).__name__} (--model) takes only "
-                     f"a trainer checkpoint of its own architecture (I3D also released-layout "
-                     f"ones, the Inception-v1 baselines also TF-slim ImageNet ones)")
-
-
-def export_released_checkpoint(model: keras.Model, model_dir: str) -> str | None:
-    """Writes an I3D model's weights in the release's layout to `<model_dir>/released/model.ckpt`
-    (what `--init_checkpoint` of a fine-tuning run takes); None for other models."""
-    if not isinstance(model, models.InceptionI3d):
-        return None
-    from kinetics_i3d import checkpoints
-
-    return checkpoints.write_checkpoint(checkpoints.export_released(model),
-                                        os.path.join(model_dir, RELEASED_SUBDIR, "model.ckpt"))
 
 
 def format_summary(summary: dict) -> str:
@@ -200,6 +134,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None,
                  model_fn: Callable[[TrainConfig], keras.Model] | None = None):
         self.config = config
+        self.spec = specs.get_spec(config.model)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.num_replicas = self.strategy.num_replicas_in_sync
         self.global_batch, self.per_replica_batch = batch_sizes(config, self.num_replicas)
@@ -213,7 +148,7 @@ class Trainer:
         with self.strategy.scope():
             self.model = (model_fn or build_model)(config)
             self.init_restored = ""
-            self.sequence_loss = isinstance(self.model, models.ConvNetLSTM)
+            self.sequence_loss = self.spec.training_loss == specs.LOSS_ALL_STEPS
             if config.finetune_mode == "fixed":
                 classifiers = classifier_layers(self.model)
                 freeze_all_but(self.model, classifiers)
@@ -295,8 +230,8 @@ class Trainer:
                          self.resumed["lr"], self.resumed["schedule"])
         elif self.config.init_checkpoint:
             with self.strategy.scope():
-                self.init_restored = initialize_from_checkpoint(self.model,
-                                                                self.config.init_checkpoint)
+                self.init_restored = initialize_from_checkpoint(
+                    self.model, self.config.init_checkpoint, self.spec)
         return int(self.step.numpy())
 
     # ---------------------------------------------------------------- steps
@@ -544,7 +479,7 @@ class Trainer:
                "best_checkpoint": best,
                "label_map": self._copy_label_map(config.model_dir),
                "label_map_problem": self.label_map_problem}
-        if not isinstance(self.model, models.InceptionI3d):
+        if not self.spec.released_export:
             out["released_checkpoint"] = None
             return out
         best_step = int(self.best_step.numpy())
@@ -561,7 +496,7 @@ class Trainer:
         logging.info("writing the released checkpoint (step %d: %s) to %s ...", step, why, target)
         start = time.perf_counter()
         try:
-            path = export_released_checkpoint(self.model, config.model_dir)
+            path = export_released_checkpoint(self.model, self.spec, config.model_dir)
         finally:
             if last_values is not None:  # the trainer's model keeps the last step's weights
                 for key, value in last_values.items():
