@@ -78,8 +78,10 @@ def training_interface(config: TrainConfig) -> specs.TemporalInterface:
     if (spec.consecutive_frames and config.num_frames
             and config.num_frames != len(interface.train.rgb_offsets)):
         frames = tuple(range(config.num_frames))
+        train = interface.train  # only the streams the interface samples
         interface = dataclasses.replace(interface, train=dataclasses.replace(
-            interface.train, rgb_offsets=frames, flow_offsets=frames))
+            train, rgb_offsets=frames if train.rgb_offsets else (),
+            flow_offsets=frames if train.flow_offsets else ()))
     return interface
 
 
