@@ -192,3 +192,24 @@ def test_the_trainer_imports_no_model_class():
             elif isinstance(node, ast.ImportFrom) and node.module == "kinetics_i3d":
                 imported.update(a.name for a in node.names if a.name == "models")
     assert imported & (MODEL_CLASSES | {"models"}) == set()
+
+
+def test_train_reexports_the_moved_names_lazily():
+    """`kinetics_i3d.train` still offers the names that moved to checkpoints/ (PEP 562)."""
+    from kinetics_i3d import train
+    from kinetics_i3d.checkpoints import init, run
+
+    assert train.initialize_from_checkpoint is init.initialize_from_checkpoint
+    assert train.classifier_layers is run.classifier_layers
+    assert train.classifier_layer is run.classifier_layer
+    with pytest.raises(AttributeError, match="no attribute 'export_everything'"):
+        train.export_everything
+
+
+def test_classifier_layers_of_a_model_without_them_is_one_line():
+    plain = keras.Sequential([keras.layers.Dense(K)])
+    with pytest.raises(ValueError, match=r"^Sequential has no classifier_layers\(\) method"):
+        classifier_layers(plain)
+    features = specs.get_spec("i3d").build(K, final_endpoint="Mixed_5c")
+    with pytest.raises(ValueError, match=r"has no classifier layer \(a feature model"):
+        classifier_layers(features)
