@@ -14,7 +14,6 @@ at 224 px crashed at 11.8 GiB RSS, issue #14).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 import numpy as np
 import tensorflow as tf
