@@ -294,14 +294,23 @@ def test_tool_evaluates_a_trainer_run(small_shard, tmp_path):
     proc = subprocess.run(cmd + ["--rgb_checkpoint=x"], env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode != 0 and (
-        "--rgb_checkpoint: release-layout models only (--model=i3d/two_stream_i3d); "
-        "--model=convnet_lstm restores from --model_dir") in proc.stderr
+        "--rgb_checkpoint: release-layout models only (--model=i3d/two_stream_i3d), not "
+        "--model=convnet_lstm") in proc.stderr
     # Which flags apply is read from the spec: Two-Stream I3D takes both streams' checkpoints.
     i3d = [c for c in cmd if not c.startswith(("--model", "--crop_size", "--batch_size"))]
     proc = subprocess.run(i3d + ["--model=two_stream_i3d", "--rgb_checkpoint=x"], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0 and (
         "--model=two_stream_i3d: give --flow_checkpoint") in proc.stderr
+    # Two-Stream I3D also takes a trainer --model_dir, but not both routes at once, and not the
+    # snapshot models' flags.
+    proc = subprocess.run(cmd + ["--model=two_stream_i3d", "--rgb_checkpoint=x"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and "--batch_size: snapshot models only" in proc.stderr
+    both = [c for c in cmd if not c.startswith(("--model=", "--crop_size", "--batch_size"))]
+    proc = subprocess.run(both + ["--model=two_stream_i3d", "--rgb_checkpoint=x"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and "--model_dir (a trainer run) replaces" in proc.stderr
 
 
 def test_baseline_splits_average(tmp_path):
@@ -381,3 +390,38 @@ def test_two_stream_i3d_is_the_whole_video_path_with_both_streams(two_stream, tm
     assert all(set(r["stream_top1"]) == {"rgb", "flow"} for r in records)
     settings = json.load(open(out / evaluate.SETTINGS_JSON))["settings"]
     assert settings["model"] == "two_stream_i3d" and settings["max_frames"] == 10
+
+
+def test_two_stream_i3d_trainer_run_is_evaluated_from_its_model_dir(two_stream, tmp_path):
+    # A --model=two_stream_i3d run writes no release-layout checkpoint (one stream per released
+    # checkpoint): evaluation restores it from --model_dir and runs its stream_networks() through
+    # the whole-video path; logits equal the run's own model, stream by stream and fused.
+    from kinetics_i3d.train import TrainConfig, Trainer
+
+    tf.keras.utils.set_random_seed(11)
+    run = tmp_path / "run"
+    trainer = Trainer(TrainConfig(model="two_stream_i3d", model_dir=str(run),
+                                  train_pattern="in-memory", num_classes=4, lr_schedule="steps",
+                                  lr_values=(0.01,), eval_every=0))
+    trainer._save(trainer.manager)
+    label_map = tmp_path / "labels.txt"
+    label_map.write_text("\n".join(NAMES) + "\n")
+    out = tmp_path / "out"
+    result = evaluate.run_model_evaluation("two_stream_i3d", two_stream["shard"], str(run),
+                                           str(out), label_map=str(label_map), max_frames=10)
+    videos = list(evaluate.shard_videos(two_stream["shard"], ["rgb", "flow"], 10, num_classes=4))
+    nets = trainer.model.stream_networks()
+    for i, video in enumerate(videos):
+        expected = {m: nets[m](evaluate.loop_to(video.frames[m], 9)[None],
+                               training=False).numpy()[0] for m in ("rgb", "flow")}
+        tol = 1e-5 * max(1.0, float(sum(np.abs(v).max() for v in expected.values())))
+        for m in ("rgb", "flow"):
+            np.testing.assert_allclose(result.stream_logits[m][i], expected[m], atol=tol)
+        np.testing.assert_allclose(result.logits[i], expected["rgb"] + expected["flow"], atol=tol)
+    settings = json.load(open(out / evaluate.SETTINGS_JSON))["settings"]
+    assert settings["model"] == "two_stream_i3d" and settings["max_frames"] == 10
+    assert settings["checkpoint"]["path"].endswith("ckpt-0")
+    # An i3d run is read through its released/ checkpoint, not --model_dir: one line says so.
+    from kinetics_i3d.errors import UserError
+    with pytest.raises(UserError, match=r"released/model\.ckpt is its --rgb_checkpoint"):
+        evaluate.run_model_evaluation("i3d", two_stream["shard"], str(run), str(tmp_path / "x"))

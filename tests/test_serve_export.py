@@ -189,3 +189,20 @@ def test_export_fuses_streams_through_the_fusion_home(exported, monkeypatch):
     logits = module._logits({k: tf.constant(v) for k, v in exported["pre"].items()}).numpy()
     assert seen == [["flow", "rgb"]]
     np.testing.assert_allclose(logits, exported["logits"], atol=_scale_tol(exported["logits"]))
+
+
+def test_the_registered_two_stream_i3d_exports_through_its_streams(exported):
+    # I3DServing takes the registered two_stream_i3d model (e.g. restored from a trainer run)
+    # as its stream_networks(): same logits as the stream dict with those weights.
+    from kinetics_i3d import specs
+
+    joint = specs.get_spec("two_stream_i3d").build(5, dropout_rate=0.0)
+    nets = joint.stream_networks()
+    for m in ("rgb", "flow"):
+        nets[m].set_weights(exported["models"][m].get_weights())
+    module = export.I3DServing(joint, NAMES)
+    assert module.streams == ["flow", "rgb"]
+    logits = module._logits({k: tf.constant(v) for k, v in exported["pre"].items()}).numpy()
+    np.testing.assert_allclose(logits, exported["logits"], atol=_scale_tol(exported["logits"]))
+    one = export.I3DServing(exported["models"]["rgb"], NAMES)  # a single InceptionI3d
+    assert one.streams == ["rgb"]

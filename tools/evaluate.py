@@ -1,6 +1,6 @@
 r"""Evaluation of any registered video model (`--model`, kinetics_i3d/specs.py) on MediaSequence
 test shards: I3D (RGB, Flow, two-stream; --model=two_stream_i3d needs both streams) from
-release-layout checkpoints, or a baseline from its trainer --model_dir.
+release-layout checkpoints, or a baseline or Two-Stream I3D from its trainer --model_dir.
 
   python tools/evaluate.py --shards='data/kinetics400/test-*.tfrecord' \
       --rgb_checkpoint=runs/rgb/model.ckpt --flow_checkpoint=runs/flow/model.ckpt \
@@ -34,14 +34,15 @@ from kinetics_i3d.serve import chunked, evaluate
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "i3d", specs.video_names(),
-                  "Release-layout models (i3d, two_stream_i3d): --rgb_checkpoint/"
-                  "--flow_checkpoint; the others: the trainer's --model_dir.")
+                  "i3d: --rgb_checkpoint and/or --flow_checkpoint (release layout, e.g. a run's "
+                  "released/model.ckpt); two_stream_i3d: both, or a trainer --model_dir; the "
+                  "baselines: the trainer's --model_dir.")
 flags.DEFINE_string("shards", None, "Test shard pattern (with {split} when --splits is given).")
-flags.DEFINE_string("model_dir", None, "Baselines: the trainer's --model_dir (with {split} when "
+flags.DEFINE_string("model_dir", None, "Baselines, two_stream_i3d: the trainer's --model_dir (with {split} when "
                     "--splits is given).")
-flags.DEFINE_string("checkpoint", "auto", "Baselines: auto (best, else latest), best, latest, or "
+flags.DEFINE_string("checkpoint", "auto", "With --model_dir: auto (best, else latest), best, latest, or "
                     "a checkpoint prefix.")
-flags.DEFINE_integer("num_classes", None, "Baselines: expected class count (default: the label "
+flags.DEFINE_integer("num_classes", None, "With --model_dir: expected class count (default: the label "
                      "map's, else the checkpoint's).")
 flags.DEFINE_integer("batch_size", 1, "Baselines: videos per forward pass.")
 flags.DEFINE_integer("crop_size", 0, "Baselines: crop side (0: the interface's; give the run's "
@@ -65,13 +66,18 @@ flags.mark_flag_as_required("shards")
 flags.mark_flag_as_required("output_dir")
 
 
-# Which flags apply to a model, read from its spec (`kinetics_i3d.specs`).
+# Which flags apply to a model, read from its spec (`kinetics_i3d.specs`): release-layout models
+# take per-stream checkpoints; models whose trainer runs write no release-layout checkpoint
+# (`not released_export`) are restored from the run's --model_dir (Two-Stream I3D: either).
 FLAG_RULES = {
     **{f: ("release-layout", lambda s: s.released_layout)
        for f in ("rgb_checkpoint", "flow_checkpoint")},
-    "max_frames": ("whole-video", lambda s: s.test_prediction == specs.PREDICT_WHOLE_VIDEO),
-    **{f: ("trainer-run", lambda s: not s.released_layout)
-       for f in ("model_dir", "checkpoint", "num_classes", "batch_size", "crop_size")},
+    **{f: ("whole-video", lambda s: s.test_prediction == specs.PREDICT_WHOLE_VIDEO)
+       for f in ("max_frames", "chunk_steps")},
+    **{f: ("trainer-run", lambda s: not s.released_export)
+       for f in ("model_dir", "checkpoint", "num_classes")},
+    **{f: ("snapshot", lambda s: s.test_prediction == specs.PREDICT_SNAPSHOTS)
+       for f in ("batch_size", "crop_size")},
 }
 
 
@@ -80,30 +86,36 @@ def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
     for flag, (kind, applies) in FLAG_RULES.items():
         if FLAGS[flag].present and not applies(spec):
             takers = [n for n in specs.video_names() if applies(specs.get_spec(n))]
-            raise app.UsageError(
-                f"--{flag}: {kind} models only (--model={'/'.join(takers)}); --model="
-                f"{spec.name} " + ("takes --rgb_checkpoint/--flow_checkpoint"
-                                   if spec.released_layout else "restores from --model_dir"))
+            raise app.UsageError(f"--{flag}: {kind} models only (--model={'/'.join(takers)}), "
+                                 f"not --model={spec.name}")
     common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
-    if spec.released_layout:
-        templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
-                     if FLAGS[f"{m}_checkpoint"].value}
+    whole_video = ({"max_frames": FLAGS.max_frames, "chunk_steps": FLAGS.chunk_steps}
+                   if spec.test_prediction == specs.PREDICT_WHOLE_VIDEO else {})
+    templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
+                 if FLAGS[f"{m}_checkpoint"].value}
+    if templates and FLAGS.model_dir:
+        raise app.UsageError("--model_dir (a trainer run) replaces --rgb_checkpoint/"
+                             "--flow_checkpoint (release layout); give one or the other")
+    if spec.released_layout and (templates or spec.released_export):
         wanted = spec.streams() if not spec.modality_flag else ()
         missing = [m for m in wanted if m not in templates]
         if not templates or missing:
+            alternative = "" if spec.released_export else ", or the trainer's --model_dir"
             raise app.UsageError(f"--model={spec.name}: give --"
                                  f"{'_checkpoint and --'.join(missing or ('rgb', 'flow'))}"
-                                 f"_checkpoint" + ("" if missing else " (or both)"))
-        return ({"checkpoints": templates},
-                dict(common, model=spec.name, max_frames=FLAGS.max_frames,
-                     chunk_steps=FLAGS.chunk_steps))
+                                 f"_checkpoint" + ("" if missing else " (or both)") + alternative)
+        return {"checkpoints": templates}, dict(common, model=spec.name, **whole_video)
     if not FLAGS.model_dir:
-        raise app.UsageError(f"--model={spec.name} needs --model_dir (the trainer's)")
+        raise app.UsageError(f"--model={spec.name} needs --model_dir (the trainer's)"
+                             + (" or --rgb_checkpoint and --flow_checkpoint"
+                                if spec.released_layout else ""))
     if FLAGS.batch_size < 1 or FLAGS.crop_size < 0:
         raise app.UsageError("--batch_size must be >= 1 and --crop_size >= 0")
+    snapshot = ({} if whole_video else
+                {"batch_size": FLAGS.batch_size, "crop_size": FLAGS.crop_size or None})
     return ({"model_dir": FLAGS.model_dir},
             dict(common, checkpoint=FLAGS.checkpoint, num_classes=FLAGS.num_classes,
-                 batch_size=FLAGS.batch_size, crop_size=FLAGS.crop_size or None))
+                 **snapshot, **whole_video))
 
 
 def main(argv):
@@ -116,7 +128,7 @@ def main(argv):
                                       FLAGS.output_dir, model=model,
                                       model_dir=where.get("model_dir"), **kwargs)
         print(json.dumps(average))
-    elif spec.released_layout:
+    elif "checkpoints" in where:
         result = evaluate.run_evaluation(FLAGS.shards, where["checkpoints"], FLAGS.output_dir,
                                          **kwargs)
         print(json.dumps(result.metrics.summary()))

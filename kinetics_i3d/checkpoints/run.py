@@ -163,7 +163,9 @@ def load_trained_model(model_name: str, model_dir: str, which: str = "auto",
         return spec.build(count, **{"dropout_rate": 0.0, **(model_kwargs or {})})
 
     model = build(num_classes or 1)
-    bias_key = checkpoint_key(classifier_layers(model)[0].bias.path)
+    # The classifier's bias [K] (a Dense's, or I3D's Logits unit's conv) gives the class count.
+    bias = [w for w in classifier_layers(model)[0].weights if len(w.shape) == 1]
+    bias_key = checkpoint_key(bias[0].path)
     if bias_key not in shapes or len(shapes[bias_key]) != 1:
         raise UserError(f"{where} has no classifier weight {bias_key!r}: not a trainer "
                         f"checkpoint of --model={model_name}")

@@ -563,6 +563,11 @@ class TwoStreamI3D(keras.Model):
         """Each stream's class-scoring layer: `[RGB Logits, Flow Logits]` (`head.logits`)."""
         return self.rgb_i3d.classifier_layers() + self.flow_i3d.classifier_layers()
 
+    def stream_networks(self) -> dict[str, InceptionI3d]:
+        """`{"rgb": InceptionI3d, "flow": InceptionI3d}`: the streams, each a whole-video network
+        (what the chunked whole-video pass, evaluation and export run one at a time)."""
+        return {"rgb": self.rgb_i3d, "flow": self.flow_i3d}
+
     def stream_logits(self, inputs, training=None) -> dict[str, tf.Tensor]:
         """`{"rgb", "flow", "joint"}` logits `[B, num_classes]`; joint is their fusion
         (`kinetics_i3d.fusion.fuse_logits`: rgb + flow)."""

@@ -177,6 +177,10 @@ class InceptionI3d(keras.Model):
             return tf.nn.softmax(logits)
         return logits
 
+    def stream_networks(self) -> dict[str, "InceptionI3d"]:
+        """`{modality: self}`: the one stream (as `TwoStreamI3D.stream_networks`)."""
+        return {self.modality.name: self}
+
     def classifier_layers(self) -> list[keras.layers.Layer]:
         """The class-scoring layer: `[Logits/Conv3d_0c_1x1]` (`head.logits`, `[.., num_classes]`
         units); empty for a feature model (`final_endpoint` before `Logits`)."""

@@ -376,11 +376,14 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
                          num_classes: int | None = None, batch_size: int = 1,
                          crop_size: int | None = None, short_side: int | None = None,
                          top_k: int | None = None, extra: dict | None = None,
-                         model_kwargs: dict | None = None,
-                         overwrite: bool = False) -> EvaluationResult:
-    """Restores a `PREDICT_SNAPSHOTS` model (a baseline) from a trainer `model_dir`, evaluates
-    every video of `shards` in the model's test interface, writes the same reports as
-    `run_evaluation`.
+                         model_kwargs: dict | None = None, overwrite: bool = False,
+                         max_frames: int | None = None,
+                         chunk_steps: int = DEFAULT_CHUNK_STEPS) -> EvaluationResult:
+    """Restores a model from a trainer `model_dir`, evaluates every video of `shards` in the
+    model's test interface, writes the same reports as `run_evaluation`. Models whose runs write
+    no release-layout checkpoint (`not spec.released_export`): the baselines
+    (`PREDICT_SNAPSHOTS`) and Two-Stream I3D (`PREDICT_WHOLE_VIDEO`: its `stream_networks()`
+    through `whole_video_predictions`, with `max_frames` and `chunk_steps`).
 
     Args:
       model_name: the registry and interface name (`kinetics_i3d.specs`).
@@ -401,10 +404,12 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     from kinetics_i3d.labels import label_map_beside, load_label_map
 
     spec = specs.SPECS.get(model_name)
-    if spec is None or spec.test_prediction != specs.PREDICT_SNAPSHOTS:
-        raise UserError(f"--model={model_name!r}: trainer runs are evaluated for "
-                        f"{[n for n in specs.video_names() if not specs.SPECS[n].released_layout]}"
-                        f"; release-layout models take --rgb_checkpoint/--flow_checkpoint")
+    if spec is None or not spec.is_video_model or spec.released_export:
+        raise UserError(f"--model={model_name!r}: trainer runs are evaluated from --model_dir for "
+                        f"{[n for n in specs.video_names() if not specs.SPECS[n].released_export]}"
+                        f"; an i3d run's released/model.ckpt is its --rgb_checkpoint or "
+                        f"--flow_checkpoint")
+    whole_video = spec.test_prediction == specs.PREDICT_WHOLE_VIDEO
     label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
     if num_classes is None and label_map:
         num_classes = len(load_label_map(label_map))  # build the model once, at that count
@@ -412,6 +417,12 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
                                      model_kwargs)
 
     def predictions(names, source):
+        if whole_video:  # each stream alone through the chunked pass, fused as the model does
+            runners = {m: ChunkedI3D(net, chunk_steps=chunk_steps)
+                       for m, net in model.stream_networks().items()}
+            videos = shard_videos(shards, list(runners), max_frames, num_classes=model.num_classes,
+                                  class_names=names, label_map_source=source)
+            return whole_video_predictions(videos, runners)
         dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
                                num_classes=model.num_classes, crop_size=crop_size,
                                short_side=short_side, class_names=names,
@@ -420,7 +431,8 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
 
     settings = {"model": model_name, "shards": shards, "checkpoint": checkpoint_identity(path),
                 "crop_size": crop_size, "short_side": short_side,
-                "model_kwargs": model_kwargs or {}}
+                "model_kwargs": model_kwargs or {},
+                **({"max_frames": max_frames} if whole_video else {})}
     return _run(output_dir, settings, model.num_classes, label_map, predictions, top_k,
                 {**(extra or {}), "model": model_name, "shards": shards, "model_dir": model_dir,
                  "checkpoint": path}, overwrite, f"evaluate {model_name}")
@@ -436,7 +448,7 @@ def run_splits(splits: Sequence[str], shards: str, checkpoints: dict[str, str | 
     results = []
     for split in splits:
         out = os.path.join(output_dir, f"split_{split}")
-        if specs.get_spec(model).test_prediction == specs.PREDICT_WHOLE_VIDEO:
+        if checkpoints:  # release-layout checkpoints per stream, else a trainer --model_dir
             ckpts = {m: expand_split(c, split) if c else None for m, c in checkpoints.items()}
             result = run_evaluation(expand_split(shards, split), ckpts, out, model=model,
                                     extra={"split": split}, **kwargs)

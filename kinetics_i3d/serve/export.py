@@ -31,7 +31,7 @@ videos".
 from __future__ import annotations
 
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
@@ -49,11 +49,15 @@ MAX_FRAMES = 500
 
 
 class I3DServing(tf.Module):
-    """Wraps one or two `InceptionI3d` streams (final_endpoint "Logits") with the signatures."""
+    """Wraps one or two `InceptionI3d` streams (final_endpoint "Logits") with the signatures:
+    `models` is `{"rgb": ..., "flow": ...}` (one or both) or a model with `stream_networks()`
+    (e.g. the registered `two_stream_i3d`, a `TwoStreamI3D` restored from a trainer run)."""
 
     def __init__(self, models: dict[str, "object"], class_names: Sequence[str],
                  top_k: int | None = None):
         super().__init__(name="i3d_serving")
+        if not isinstance(models, Mapping):  # a whole-video model: InceptionI3d, TwoStreamI3D
+            models = models.stream_networks()
         if not models or set(models) - {"rgb", "flow"}:
             raise ValueError(f"models must map 'rgb' and/or 'flow' to a model, "
                              f"got {sorted(models)}")
