@@ -52,11 +52,34 @@ def test_chunked_mixed_5c_equals_single_pass(trunk_model, num_frames, size):
     x = _frames(num_frames, size)
     full = trunk_model(x[None], training=False)[0].numpy()
     runner = chunked.ChunkedI3D(trunk_model, chunk_steps=8)
-    assert len(runner.plan(num_frames)) >= 4
+    plan = runner.plan(num_frames)
+    assert len(plan) >= 3 and any(0 < c.start and c.stop < num_frames for c in plan), plan
+    shapes = []
+    trunk = runner._trunk
+    runner._trunk = lambda block: shapes.append(tuple(block.shape)) or trunk(block)
     frames = (f for f in x)  # a generator, not an array
     got = np.concatenate(list(runner.mixed_5c(frames, num_frames)), axis=0)
+    # One input shape for the whole video (oneDNN keeps buffers per shape: BUILD_NOTES.md).
+    assert len(shapes) == len(plan) and len(set(shapes)) == 1, shapes
     assert got.shape == full.shape == (-(-num_frames // 8), size // 32, size // 32, 1024)
     assert _max_rel_err(got, full) <= RTOL
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 4, 32])
+def test_plan_is_one_chunk_length_covering_every_step(trunk_model, chunk_steps):
+    """Every chunk of a video has one length (one input shape for the trunk), bounded by the
+    kept steps plus the receptive field, stride-aligned; the kept steps tile [0, ceil(T/8))."""
+    layers = chunked.temporal_layers(trunk_model)
+    bound = chunk_steps * 8 + chunked.receptive_field(trunk_model) + 7
+    for num_frames in [*range(9, 17), *range(200, 216), 353, 1043, 1988, 15000]:
+        plan = chunked.plan_chunks(layers, num_frames, chunk_steps)
+        lengths = {c.stop - c.start for c in plan}
+        assert len(lengths) == 1 and lengths.pop() <= bound, (num_frames, plan)
+        assert plan[0].keep_start == 0 and plan[-1].keep_stop == -(-num_frames // 8)
+        assert plan[-1].stop == num_frames and all(c.start % 8 == 0 for c in plan)
+        for a, b in zip(plan, plan[1:]):
+            assert a.keep_stop == b.keep_start and a.start <= b.start
+        assert all(c.keep_stop - c.keep_start >= chunk_steps for c in plan[:-1])
 
 
 def test_misaligned_chunk_would_differ(trunk_model):
@@ -102,7 +125,7 @@ def test_chunked_logits_equal_single_pass_at_224():
     full = model(x[None], training=False)[0].numpy()
     runner = chunked.ChunkedI3D(model, chunk_steps=8)
     plan = runner.plan(200)
-    assert len(plan) == 4 and 0 < plan[1].start and plan[1].stop < 200
+    assert len(plan) == 3 and 0 < plan[1].start and plan[1].stop < 200
     got = runner.logits((f for f in x), 200)
     assert got.shape == (7,)
     assert _max_rel_err(got, full) <= RTOL

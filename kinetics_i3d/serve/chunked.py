@@ -148,13 +148,20 @@ class Chunk:
 
 def plan_chunks(layers: Sequence[TemporalLayer], num_frames: int,
                 chunk_steps: int = DEFAULT_CHUNK_STEPS) -> list[Chunk]:
-    """Splits a `num_frames` video into chunks whose kept Mixed_5c steps are exact.
+    """Splits a `num_frames` video into equal-length chunks whose kept Mixed_5c steps are exact.
 
-    Each chunk keeps `chunk_steps` consecutive output steps (the last one fewer) and spans their
-    receptive field, widened so that it starts at a multiple of the total stride and its length is
-    congruent to `num_frames` modulo 4 (the two conditions under which its SAME-padding grid is the
-    whole video's grid). Checked here: every kept step's receptive field lies inside its chunk and
-    every strided layer gets the same `pad_before` as in the single pass.
+    Every chunk has the same length `L` (one chunk of `num_frames` frames when `num_frames <= L`):
+    the receptive field of `chunk_steps` consecutive output steps, widest over the video and
+    aligned to the total stride `S`, lengthened to `L = num_frames (mod S)`, so that each chunk
+    is padded as the whole video is (the same SAME-padding grid) and a chunk starting at a
+    multiple of `S` can end at `T`. A chunk starts at its first step's receptive field, aligned
+    down to `S`, or at `T - L` if it would run past the end, and keeps every step whose
+    receptive field lies inside it (at least `chunk_steps`; at the video's ends more); the next
+    chunk starts at the first step not kept. One input shape per video: TF's oneDNN kernels keep
+    buffers for every input shape they have run, so chunks of three lengths (first, middle,
+    last) held ~1 GiB more at 224 px than chunks of one (BUILD_NOTES.md, "Long videos"). Checked
+    here: every kept step's receptive field lies inside its chunk and every layer pads the chunk
+    as it pads the single pass.
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -165,19 +172,26 @@ def plan_chunks(layers: Sequence[TemporalLayer], num_frames: int,
     nominal = mixed_5c_receptive_fields(layers, num_frames, clip=False)
     n_out = len(rf)
     _, full_pads = _pads(layers, num_frames)
+    length = max(int(rf[min(k + chunk_steps, n_out) - 1, 1]) + 1 - int(rf[k, 0]) // stride * stride
+                 for k in range(n_out))
+    # Congruent to T modulo the total stride: the same pads in every layer (they depend on the
+    # input length modulo the product of the strides up to that layer).
+    length += (num_frames - length) % stride
+    if length >= num_frames:
+        _check_chunk(layers, num_frames, full_pads, nominal, 0, num_frames, 0, n_out)
+        return [Chunk(0, num_frames, 0, n_out)]
     chunks = []
-    for keep_start in range(0, n_out, chunk_steps):
-        keep_stop = min(n_out, keep_start + chunk_steps)
-        start = int(rf[keep_start, 0]) // stride * stride
-        stop = int(rf[keep_stop - 1, 1]) + 1
-        # Lengthen the chunk (by < stride frames) until every layer pads it in front as the
-        # whole video is padded: then its sampling grid is the whole video's (for I3D: length
-        # congruent to T mod 4). The last chunk ends at T and has the same pads on both sides.
-        while stop < num_frames and ([b for b, _ in _pads(layers, stop - start)[1]]
-                                     != [b for b, _ in full_pads]):
-            stop += 1
+    keep_start = 0
+    while keep_start < n_out:
+        start = min(int(rf[keep_start, 0]) // stride * stride, num_frames - length)
+        stop = start + length
+        keep_stop = n_out if stop == num_frames else \
+            int(np.searchsorted(nominal[:, 1], stop - 1, side="right"))
+        if keep_stop <= keep_start:  # cannot happen: `length` spans >= 1 step everywhere
+            raise AssertionError(f"chunk [{start}, {stop}) keeps no Mixed_5c step")
         _check_chunk(layers, num_frames, full_pads, nominal, start, stop, keep_start, keep_stop)
         chunks.append(Chunk(start, stop, keep_start, keep_stop))
+        keep_start = keep_stop
     return chunks
 
 
