@@ -151,17 +151,18 @@ def plan_chunks(layers: Sequence[TemporalLayer], num_frames: int,
     """Splits a `num_frames` video into equal-length chunks whose kept Mixed_5c steps are exact.
 
     Every chunk has the same length `L` (one chunk of `num_frames` frames when `num_frames <= L`):
-    the receptive field of `chunk_steps` consecutive output steps, widest over the video and
-    aligned to the total stride `S`, lengthened to `L = num_frames (mod S)`, so that each chunk
-    is padded as the whole video is (the same SAME-padding grid) and a chunk starting at a
-    multiple of `S` can end at `T`. A chunk starts at its first step's receptive field, aligned
-    down to `S`, or at `T - L` if it would run past the end, and keeps every step whose
-    receptive field lies inside it (at least `chunk_steps`; at the video's ends more); the next
-    chunk starts at the first step not kept. One input shape per video: TF's oneDNN kernels keep
-    buffers for every input shape they have run, so chunks of three lengths (first, middle,
-    last) held ~1 GiB more at 224 px than chunks of one (BUILD_NOTES.md, "Long videos"). Checked
-    here: every kept step's receptive field lies inside its chunk and every layer pads the chunk
-    as it pads the single pass.
+    one input shape per video, because TF's oneDNN kernels keep buffers for every input shape they
+    have run (chunks of three lengths, first/middle/last, held ~1 GiB more at 224 px than chunks
+    of one: BUILD_NOTES.md, "Long videos"). For `s` steps per chunk, `L` is the receptive field of
+    `s` consecutive Mixed_5c steps, widest over the video and aligned to the total stride `S`,
+    lengthened to `L = num_frames (mod S)`: then every layer pads a chunk as it pads the whole
+    video (the same SAME-padding grid), and a chunk starting at a multiple of `S` can end at `T`.
+    A chunk starts at its first step's receptive field, aligned down to `S`, or at `T - L` if it
+    would run past the end, and keeps every step whose receptive field lies inside it; the next
+    chunk starts at the first step not kept. `s` is the smallest number of steps (<=
+    `chunk_steps`) that needs no more chunks than `chunk_steps` does, so a video just over one
+    chunk is not computed as two full ones. Checked here: every kept step's receptive field lies
+    inside its chunk and every layer pads the chunk as it pads the single pass.
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -171,27 +172,37 @@ def plan_chunks(layers: Sequence[TemporalLayer], num_frames: int,
     rf = mixed_5c_receptive_fields(layers, num_frames)
     nominal = mixed_5c_receptive_fields(layers, num_frames, clip=False)
     n_out = len(rf)
+    aligned = rf[:, 0] // stride * stride
+
+    def plan(steps: int) -> list[Chunk]:
+        length = int((rf[np.minimum(np.arange(n_out) + steps, n_out) - 1, 1] + 1 - aligned).max())
+        # Congruent to T modulo the total stride: the same pads in every layer (they depend on
+        # the input length modulo the product of the strides up to that layer).
+        length += (num_frames - length) % stride
+        if length >= num_frames:
+            return [Chunk(0, num_frames, 0, n_out)]
+        chunks, keep_start = [], 0
+        while keep_start < n_out:
+            start = min(int(aligned[keep_start]), num_frames - length)
+            stop = start + length
+            keep_stop = n_out if stop == num_frames else \
+                int(np.searchsorted(nominal[:, 1], stop - 1, side="right"))
+            if keep_stop <= keep_start:  # cannot happen: `length` spans >= 1 step everywhere
+                raise AssertionError(f"chunk [{start}, {stop}) keeps no Mixed_5c step")
+            chunks.append(Chunk(start, stop, keep_start, keep_stop))
+            keep_start = keep_stop
+        return chunks
+
+    chunks = plan(chunk_steps)
+    lo, hi = 1, chunk_steps  # fewer steps never need fewer chunks: bisect for the fewest steps
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if len(plan(mid)) <= len(chunks) else (mid + 1, hi)
+    chunks = plan(lo)
     _, full_pads = _pads(layers, num_frames)
-    length = max(int(rf[min(k + chunk_steps, n_out) - 1, 1]) + 1 - int(rf[k, 0]) // stride * stride
-                 for k in range(n_out))
-    # Congruent to T modulo the total stride: the same pads in every layer (they depend on the
-    # input length modulo the product of the strides up to that layer).
-    length += (num_frames - length) % stride
-    if length >= num_frames:
-        _check_chunk(layers, num_frames, full_pads, nominal, 0, num_frames, 0, n_out)
-        return [Chunk(0, num_frames, 0, n_out)]
-    chunks = []
-    keep_start = 0
-    while keep_start < n_out:
-        start = min(int(rf[keep_start, 0]) // stride * stride, num_frames - length)
-        stop = start + length
-        keep_stop = n_out if stop == num_frames else \
-            int(np.searchsorted(nominal[:, 1], stop - 1, side="right"))
-        if keep_stop <= keep_start:  # cannot happen: `length` spans >= 1 step everywhere
-            raise AssertionError(f"chunk [{start}, {stop}) keeps no Mixed_5c step")
-        _check_chunk(layers, num_frames, full_pads, nominal, start, stop, keep_start, keep_stop)
-        chunks.append(Chunk(start, stop, keep_start, keep_stop))
-        keep_start = keep_stop
+    for c in chunks:
+        _check_chunk(layers, num_frames, full_pads, nominal, c.start, c.stop, c.keep_start,
+                     c.keep_stop)
     return chunks
 
 
