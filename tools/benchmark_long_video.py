@@ -28,6 +28,7 @@ import time
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 from kinetics_i3d import machine as machine_lib  # noqa: E402
+from kinetics_i3d.serve.chunked import DEFAULT_CHUNK_STEPS  # noqa: E402
 
 from absl import flags, logging
 
@@ -36,7 +37,8 @@ flags.DEFINE_list("seconds", ["10", "600"],
                   "Video durations (s, at 25 fps) for the chunked method.")
 flags.DEFINE_list("single_pass_seconds", ["10", "60"], "Durations for the one-pass baseline.")
 flags.DEFINE_integer("size", 64, "Frame height and width in pixels.")
-flags.DEFINE_integer("chunk_steps", 32, "Mixed_5c steps kept per chunk (8 frames each).")
+flags.DEFINE_integer("chunk_steps", DEFAULT_CHUNK_STEPS,
+                     "Mixed_5c steps kept per chunk (8 frames each).")
 flags.DEFINE_string("output_json", None, "Write the results here.")
 flags.DEFINE_bool("tools", False, "Measure evaluate_sample --video and the SavedModel instead.")
 flags.DEFINE_list("video_seconds", ["10", "600"], "--tools: durations of the synthetic videos.")
@@ -171,6 +173,11 @@ def _saved_model_child() -> dict:
             "longer_input_rejected": rejected}
 
 
+def _load() -> list[float]:
+    """1-, 5- and 15-minute load averages now (the other work on the machine included)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def _tools(work: str) -> dict:
     from kinetics_i3d.checkpoints import export_released, write_checkpoint
     from kinetics_i3d.models import InceptionI3d
@@ -192,14 +199,15 @@ def _tools(work: str) -> dict:
                                       f"--chunk_steps={FLAGS.chunk_steps}"])
         results.append({"what": "evaluate_sample --video", "seconds": seconds, "frames": frames,
                         "chunk_steps": FLAGS.chunk_steps, "peak_rss_mib": round(peak, 1),
-                        "wall_s": round(wall, 1)})
+                        "wall_s": round(wall, 1), "frames_per_s": round(frames / wall, 1),
+                        "load_avg_at_end": _load()})
     logging.info("SavedModel serving_default on %d frames", export.MAX_FRAMES)
     peak, wall, out = _peak_rss_of([sys.executable, os.path.abspath(__file__),
                                     "--child=saved_model", f"--child_path={saved}"])
     child = json.loads(out.strip().splitlines()[-1])
     results.append({"what": "SavedModel serving_default", "seconds": child["frames"] / FPS,
                     "frames": child["frames"], "peak_rss_mib": round(peak, 1),
-                    "wall_s": child["wall_s"],
+                    "wall_s": child["wall_s"], "load_avg_at_end": _load(),
                     "longer_input_rejected": child["longer_input_rejected"]})
     return {"size": 224, "results": results}
 
@@ -224,10 +232,12 @@ def main(argv):
                 report = _tools(work)
         report["machine"] = machine
         print(f"machine: {machine}")
-        print(f"{'what':28} {'video':>7} {'frames':>7} {'peak RSS':>9} {'wall s':>7}")
+        print(f"{'what':28} {'chunk_steps':>11} {'video':>7} {'frames':>7} {'peak RSS':>9} "
+              f"{'wall s':>7} {'load 5 min':>10}")
         for r in report["results"]:
-            print(f"{r['what']:28} {r['seconds']:6.0f}s {r['frames']:7d} "
-                  f"{r['peak_rss_mib']:8.0f}M {r['wall_s']:7.1f}"
+            print(f"{r['what']:28} {r.get('chunk_steps', '-'):>11} {r['seconds']:6.0f}s "
+                  f"{r['frames']:7d} {r['peak_rss_mib']:8.0f}M {r['wall_s']:7.1f} "
+                  f"{r['load_avg_at_end'][1]:10.2f}"
                   + ("" if "longer_input_rejected" not in r else
                      f"  (MAX_FRAMES + 1 rejected: {r['longer_input_rejected']})"))
         videos = [r for r in report["results"] if r["what"].startswith("evaluate_sample")]
