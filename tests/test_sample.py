@@ -324,8 +324,8 @@ def test_too_short_input_is_a_user_error(release_dir):
 @pytest.mark.slow
 def test_long_npy_logits_equal_single_pass_at_224(release_dir, tmp_path):
     # 1043 frames at 224 px through the sample's library path (memory-mapped .npy -> ChunkedI3D,
-    # 9 chunks of 16 Mixed_5c steps) equal one pass of the Keras model over all frames (which
-    # still fits at this length: ~5 GiB; at 1988 frames it crashed at 11.8 GiB).
+    # chunk_steps=16: 8 chunks of 219 frames) equal one pass of the Keras model over all frames
+    # (which still fits at this length: ~5 GiB; at 1988 frames it crashed at 11.8 GiB).
     from kinetics_i3d.checkpoints import restore_released
     from kinetics_i3d.models import InceptionI3d
 
