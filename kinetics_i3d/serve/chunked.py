@@ -24,7 +24,9 @@ single pass would*. Why that is possible, and what it takes:
   so it is applied to the stitched `Mixed_5c` sequence: the last kept step of one chunk is
   carried into the next, and per-step logits are summed and divided once at the end.
 
-Memory is bounded by one chunk of frames plus one chunk of activations, independent of `T`.
+Memory is bounded by one chunk of frames plus one chunk of activations, independent of `T`;
+every chunk of a video has the same length, because oneDNN keeps buffers per input shape
+(`plan_chunks`).
 Tolerance: equal to the single pass within float32 rounding (tests use atol 1e-4 on Mixed_5c and
 logits of randomly initialised models, whose values are O(1)).
 """
