@@ -210,6 +210,34 @@ def flow_to_unit_tf(flow, bound: float = FLOW_BOUND):
     return tf.clip_by_value(tf.cast(flow, tf.float32), -bound, bound) / bound
 
 
+def network_input_rgb_tf(frames, short_side: int = SHORT_SIDE, crop_size: int = CROP_SIZE):
+    """Raw RGB frames -> the network's test input (paper sec. 2.5): resize the short side to
+    `short_side` (bilinear on float values; ingest uses OpenCV on uint8, within a couple of
+    levels: BUILD_NOTES), centre crop, [-1, 1].
+
+    frames: uint8 `[..., T, H, W, 3]` (any H, W; any leading axes), 0..255. Returns float32
+    `[..., T, crop_size, crop_size, 3]` in [-1, 1]. Raises TypeError for other dtypes.
+    """
+    import tensorflow as tf
+
+    frames = tf.convert_to_tensor(frames)
+    if frames.dtype != tf.uint8:
+        raise TypeError(f"network_input_rgb_tf expects uint8 frames (0..255), got {frames.dtype}")
+    x = center_crop_tf(resize_short_side_tf(frames, short_side), crop_size)
+    return tf.clip_by_value(rgb_to_unit_tf(x), -1.0, 1.0)
+
+
+def network_input_flow_tf(flow, short_side: int = SHORT_SIDE, crop_size: int = CROP_SIZE,
+                       bound: float = FLOW_BOUND):
+    """TV-L1 flow in pixels -> the flow network's test input: float `[..., T, H, W, 2]`
+    displacements (x, y) in pixels of the frames they were computed on (resized with their
+    values scaled when those were not `short_side` px on the short side), centre crop,
+    truncated to [-bound, bound] and divided by it. Returns float32 `[..., T, crop, crop, 2]`
+    in [-1, 1]."""
+    x = center_crop_tf(resize_short_side_tf(flow, short_side, is_flow=True), crop_size)
+    return flow_to_unit_tf(x, bound)
+
+
 def assert_unit_range_tf(x, name: str, modality: str = "rgb"):
     """Graph-mode `check_unit_range`: `x` unchanged, or InvalidArgumentError with the range
     found and how to convert (for SavedModel signatures that take preprocessed input)."""

@@ -174,10 +174,10 @@ def test_video_flag_runs_the_release_preprocessing(release_dir, tmp_path):
     # The reference: the release's preprocessing of the whole clip in memory (25 fps, short
     # side 256, 224 centre crop, [-1, 1]); the tool streams it instead.
     from kinetics_i3d.ingest.video import read_video
-    from kinetics_i3d.serve import preprocess
+    from kinetics_i3d import preprocessing
 
     frames = read_video(str(video), fps=25.0, short_side=256).rgb[:12]
-    rgb = preprocess.preprocess_rgb(frames[None]).numpy()
+    rgb = preprocessing.network_input_rgb_tf(frames[None]).numpy()
     assert rgb.shape == (1, 12, 224, 224, 3)
     expected = sample.evaluate("rgb", labels.default_label_map(400),
                                rgb_checkpoint=str(release_dir / "rgb_imagenet" / "model.ckpt"),
@@ -259,11 +259,11 @@ def test_video_flag_joint_runs_flow_from_the_video(release_dir, tmp_path):
         "from kinetics_i3d.serve import sample\n"
         "from kinetics_i3d.ingest.flow import compute_flow, rgb_to_gray\n"
         "from kinetics_i3d.ingest.video import read_video\n"
-        "from kinetics_i3d.serve import preprocess\n"
+        "from kinetics_i3d import preprocessing\n"
         "video, rgb_ckpt, flow_ckpt = sys.argv[1:]\n"
         "frames = read_video(video, fps=25.0, short_side=256).rgb[:10]\n"
-        "inputs = {'rgb': preprocess.preprocess_rgb(frames[None]).numpy(),\n"
-        "          'flow': preprocess.preprocess_flow(\n"
+        "inputs = {'rgb': preprocessing.network_input_rgb_tf(frames[None]).numpy(),\n"
+        "          'flow': preprocessing.network_input_flow_tf(\n"
         "              compute_flow(rgb_to_gray(frames))[None]).numpy()}\n"
         "assert inputs['flow'].shape == (1, 9, 224, 224, 2), inputs['flow'].shape\n"
         "names = default_label_map(400)\n"

@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT
-from kinetics_i3d.serve import chunked, export, preprocess
+from kinetics_i3d import preprocessing
+from kinetics_i3d.serve import chunked, export
 from kinetics_i3d.serve.streams import load_stream
 
 NAMES = ["alpha", "beta", "gamma", "delta", "epsilon"]
@@ -29,8 +30,8 @@ def exported(tmp_path_factory):
         "rgb": rng.integers(0, 256, (1, 10, 240, 320, 3)).astype(np.uint8),  # landscape
         "flow": rng.normal(0, 4, (1, 9, 200, 150, 2)).astype(np.float32),  # portrait
     }
-    pre = {"rgb": preprocess.preprocess_rgb(raw["rgb"]).numpy(),
-           "flow": preprocess.preprocess_flow(raw["flow"]).numpy()}
+    pre = {"rgb": preprocessing.network_input_rgb_tf(raw["rgb"]).numpy(),
+           "flow": preprocessing.network_input_flow_tf(raw["flow"]).numpy()}
     for name, array in {**raw, **{f"pre_{k}": v for k, v in pre.items()}}.items():
         np.save(root / f"{name}.npy", array)
     per_stream = {m: models[m](pre[m], training=False).numpy() for m in models}

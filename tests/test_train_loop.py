@@ -16,7 +16,7 @@ from decay_model import decay_model
 from kinetics_i3d import checkpoints
 from kinetics_i3d.ingest.video import read_video
 from kinetics_i3d.models import InceptionI3d
-from kinetics_i3d.serve.preprocess import preprocess_rgb
+from kinetics_i3d.preprocessing import network_input_rgb_tf
 from kinetics_i3d.train import TrainConfig, Trainer
 from kinetics_i3d.train.inputs import in_memory_dataset_fn
 from kinetics_i3d.checkpoints.run import CHECKPOINT_SUBDIR, checkpoint_key
@@ -30,7 +30,8 @@ def _clip_windows(path, count, rng):
     """`count` random 9-frame windows `[count, 9, 193, 193, 3]` in [-1, 1] of a real video,
     decoded at 25 fps by the ingest decoder and preprocessed the release's way (short side 193,
     centre crop)."""
-    frames = preprocess_rgb(read_video(path, short_side=S).rgb, short_side=S, crop_size=S).numpy()
+    frames = network_input_rgb_tf(read_video(path, short_side=S).rgb, short_side=S,
+                                  crop_size=S).numpy()
     starts = rng.choice(len(frames) - T, size=count, replace=False)
     return np.stack([frames[s:s + T] for s in starts])
 

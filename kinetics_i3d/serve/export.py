@@ -4,7 +4,7 @@ Signatures (inputs depend on the exported streams: `rgb`, `flow`, or both for tw
 
 * `serving_default`: `rgb` uint8 `[B, T, H, W, 3]` (any T >= 9, any H, W) and/or `flow` float32
   `[B, T', H', W', 2]` (TV-L1 displacements in pixels of the frames they were computed on).
-  Preprocessing in the graph (`kinetics_i3d.serve.preprocess`): resize short side 256 bilinear,
+  Preprocessing in the graph (`kinetics_i3d.preprocessing.network_input_rgb_tf` / `_flow_tf`): resize short side 256 bilinear,
   224 centre crop, scale to [-1, 1] (flow: rescale with the resize, clip [-20, 20], / 20).
   Returns `logits` `[B, K]` (two-stream: the sum of the streams' logits, as the release),
   `probabilities` `[B, K]` (softmax), `top_k_indices` int32 `[B, k]`, `top_k_probabilities`
@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from kinetics_i3d import fusion, preprocessing
 from kinetics_i3d.preprocessing import CROP_SIZE
-from kinetics_i3d.serve import chunked, metrics, preprocess
+from kinetics_i3d.serve import chunked, metrics
 from kinetics_i3d.serve.streams import check_same_classes
 
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
@@ -128,7 +128,8 @@ class I3DServing(tf.Module):
         inputs = self._check_max_frames(inputs)
         out = {}
         for s in self.streams:
-            fn = preprocess.preprocess_rgb if s == "rgb" else preprocess.preprocess_flow
+            fn = (preprocessing.network_input_rgb_tf if s == "rgb"
+                  else preprocessing.network_input_flow_tf)
             x = fn(inputs[s])
             channels = getattr(self._streams, s).input_channels
             out[s] = tf.ensure_shape(x, [None, None, CROP_SIZE, CROP_SIZE, channels])

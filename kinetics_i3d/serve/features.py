@@ -48,7 +48,6 @@ from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest.video import VideoDecodeError, VideoFrames
 from kinetics_i3d.models.i3d import MIN_FRAMES
 from kinetics_i3d.progress import Progress
-from kinetics_i3d.serve import preprocess
 from kinetics_i3d.serve.chunked import POOLINGS, ChunkedI3D
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
@@ -126,7 +125,8 @@ def _blocks(frames: Iterable[np.ndarray], block: int) -> Iterator[np.ndarray]:
 def network_frames(raw: Iterable[np.ndarray], modality: str, size: InputSize,
                    block: int = 32) -> Iterator[np.ndarray]:
     """Raw frames (rgb uint8 / flow float pixels, any size) -> float32 `[S, S, C]` in [-1, 1]."""
-    fn = preprocess.preprocess_rgb if modality == "rgb" else preprocess.preprocess_flow
+    fn = (preprocessing.network_input_rgb_tf if modality == "rgb"
+          else preprocessing.network_input_flow_tf)
     for chunk in _blocks(raw, block):
         yield from fn(chunk, size.short_side, size.crop_size).numpy()
 

@@ -1,29 +1,30 @@
-"""The release's test-time preprocessing in TF ops (kinetics_i3d.serve.preprocess)."""
+"""The release's test-time preprocessing in TF ops (kinetics_i3d.preprocessing.network_input_*_tf,
+the SavedModel's and feature extraction's), and the streamed video path (serve/features.file_items)."""
 import numpy as np
 import pytest
 
 from conftest import VIDEOS, moving_texture_video
 from kinetics_i3d.ingest.video import read_video
-from kinetics_i3d.serve import preprocess
+from kinetics_i3d import preprocessing
 
 
 def test_preprocess_is_the_release_recipe():
     # Landscape 240x320 -> 256x341 (round(320 * 256 / 240) = 341), centre crop 224, [-1, 1].
     frames = np.zeros((2, 240, 320, 3), np.uint8)
     frames[:, :, 160:] = 255  # right half white
-    out = preprocess.preprocess_rgb(frames).numpy()
+    out = preprocessing.network_input_rgb_tf(frames).numpy()
     assert out.shape == (2, 224, 224, 3) and out.min() == -1.0 and out.max() == 1.0
     # The edge at x = 170.5 of 341 lands at crop column 170.5 - 58 = 112.5.
     assert (out[:, :, :111] == -1).all() and (out[:, :, 114:] == 1).all()
-    resized = preprocess.resize_short_side(np.zeros((1, 300, 200, 2), np.float32)).shape
+    resized = preprocessing.resize_short_side_tf(np.zeros((1, 300, 200, 2), np.float32)).shape
     assert tuple(resized) == (1, 384, 256, 2)
     # Flow: resized with the frames, values scaled by the same factor, clipped to +-20, / 20.
     flow = np.full((1, 128, 160, 2), 3.0, np.float32)
-    np.testing.assert_allclose(preprocess.preprocess_flow(flow).numpy(), 6.0 / 20.0, rtol=1e-6)
+    np.testing.assert_allclose(preprocessing.network_input_flow_tf(flow).numpy(), 6.0 / 20.0, rtol=1e-6)
     flow = np.full((1, 256, 256, 2), 30.0, np.float32)
-    np.testing.assert_allclose(preprocess.preprocess_flow(flow).numpy(), 1.0)
+    np.testing.assert_allclose(preprocessing.network_input_flow_tf(flow).numpy(), 1.0)
     with pytest.raises(TypeError, match="uint8"):
-        preprocess.preprocess_rgb(frames.astype(np.float32))
+        preprocessing.network_input_rgb_tf(frames.astype(np.float32))
 
 
 def test_matches_ingest_resize_on_a_real_clip():
@@ -31,7 +32,7 @@ def test_matches_ingest_resize_on_a_real_clip():
     # output size, values within a few uint8 levels.
     raw = read_video(VIDEOS / "carphone_pristine.mp4", short_side=None).rgb[:3]
     ingested = read_video(VIDEOS / "carphone_pristine.mp4", short_side=256).rgb[:3]
-    ours = preprocess.resize_short_side(raw).numpy()
+    ours = preprocessing.resize_short_side_tf(raw).numpy()
     assert ours.shape == ingested.shape == (3, 256, 313, 3)
     diff = np.abs(ours - ingested.astype(np.float32))
     assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 3.0
@@ -61,7 +62,7 @@ def test_center_crop_offsets_are_exact():
         rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
         frames = np.stack([rows % 256, cols % 256, cols // 256 * 100 + rows // 256 * 50],
                           -1).astype(np.uint8)[None]
-        out = preprocess.preprocess_rgb(frames).numpy()
+        out = preprocessing.network_input_rgb_tf(frames).numpy()
         expected = frames[:, top:top + 224, left:left + 224].astype(np.float32) / 127.5 - 1.0
         np.testing.assert_allclose(out, expected, atol=1e-6, err_msg=str((h, w)))
 
@@ -72,7 +73,7 @@ def test_flow_signed_non_uniform_fields():
     # / 20. Half-pixel bilinear interpolation keeps a linear ramp linear inside the image.
     rows, cols = np.meshgrid(np.arange(128), np.arange(160), indexing="ij")
     flow = np.stack([(cols - 80) / 4.0, -(rows - 64) / 5.0], -1).astype(np.float32)[None]
-    out = preprocess.preprocess_flow(flow).numpy()[0]
+    out = preprocessing.network_input_flow_tf(flow).numpy()[0]
     assert out.shape == (224, 224, 2)
     src_col = (np.arange(224) + 48 + 0.5) / 2 - 0.5  # crop column -> input column
     src_row = (np.arange(224) + 16 + 0.5) / 2 - 0.5
