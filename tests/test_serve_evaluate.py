@@ -347,10 +347,14 @@ def test_results_of_other_settings_are_not_silently_replaced(tmp_path):
     out = str(tmp_path / "eval")
     first = {"model": "i3d", "shards": "a-*.tfrecord", "top_k": 5,
              "checkpoints": {"rgb": {"path": "/ckpt/a", "size": 1, "mtime_ns": 2}}}
-    evaluate.claim_output(out, first)
-    evaluate.claim_output(out, first)  # the same settings: fine
     second = dict(first, top_k=1, checkpoints={"rgb": {"path": "/ckpt/b", "size": 1,
                                                        "mtime_ns": 2}})
+    # A run that wrote no report (failed, stopped) binds nothing: the corrected rerun goes on.
+    evaluate.claim_output(out, second)
+    evaluate.claim_output(out, first)
+    with open(os.path.join(out, metrics.METRICS_JSON), "w") as f:  # results now exist
+        json.dump({"top1": 0.5}, f)
+    evaluate.claim_output(out, first)  # the same settings: fine
     with pytest.raises(SettingsMismatchError) as err:
         evaluate.claim_output(out, second)
     assert str(err.value) == (

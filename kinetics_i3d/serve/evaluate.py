@@ -47,6 +47,8 @@ def claim_output(output_dir: str, settings: dict, overwrite: bool = False) -> No
     """Records `settings` (what shapes the results: shards, checkpoints, label map, sizes) in
     `output_dir/settings.json`, after checking that results already there were made with the same
     ones (`provenance.check_settings`); `overwrite` replaces results made with other settings.
+    Settings of a run that wrote no report (`metrics.json`: it failed or was stopped) bind
+    nothing: the corrected rerun goes ahead.
 
     Raises `provenance.SettingsMismatchError` listing the differences.
     """
@@ -54,7 +56,8 @@ def claim_output(output_dir: str, settings: dict, overwrite: bool = False) -> No
 
     path = os.path.join(output_dir, SETTINGS_JSON)
     stored = provenance.read_json(path)
-    if stored is not None and not overwrite:
+    finished = os.path.exists(os.path.join(output_dir, metrics.METRICS_JSON))
+    if stored is not None and finished and not overwrite:
         provenance.check_settings(stored["settings"], settings, f"the evaluation in {output_dir}",
                                   "rerun with --overwrite to replace them, or use another "
                                   "--output_dir")

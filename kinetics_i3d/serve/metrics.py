@@ -269,6 +269,9 @@ def prediction_record(media_id: str, label: int | None, logits: np.ndarray,
     return record
 
 
+METRICS_JSON = "metrics.json"  # written last of the reports' summaries: results exist
+
+
 def write_report(metrics: Metrics, class_names: Sequence[str], output_dir: str,
                  extra: Mapping | None = None) -> dict[str, str]:
     """Writes `metrics.json`, `per_class_accuracy.csv`, `confusion.csv`, `confusion.png`.
@@ -277,7 +280,7 @@ def write_report(metrics: Metrics, class_names: Sequence[str], output_dir: str,
     """
     os.makedirs(output_dir, exist_ok=True)
     paths = {
-        "metrics": os.path.join(output_dir, "metrics.json"),
+        "metrics": os.path.join(output_dir, METRICS_JSON),
         "per_class": os.path.join(output_dir, "per_class_accuracy.csv"),
         "confusion_csv": os.path.join(output_dir, "confusion.csv"),
         "confusion_png": os.path.join(output_dir, "confusion.png"),
