@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import FIXTURES, REPO_ROOT
-from kinetics_i3d import labels, preprocessing, sample
+from kinetics_i3d import labels, preprocessing
+from kinetics_i3d.serve import sample
 from kinetics_i3d.checkpoints import load_released
 from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest.sequence import make_sequence_example
