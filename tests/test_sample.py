@@ -359,3 +359,50 @@ def test_top_k_outside_1_to_the_class_count_is_refused():
     assert len(result.top()) == 3  # the default 20, clamped to the class count
     assert sample.format_report(result).splitlines()[3:] == [
         f"{p} {l} {n}" for p, l, n in result.top(3)]
+
+
+ISSUE_VIDEO_FRAMES = 1988  # the 79.5 s video (25 fps) whose single pass crashed at 11.8 GiB RSS
+DATA_LIMIT = 4 * 2**30  # bytes of private writable memory (RLIMIT_DATA) the processes may map
+
+
+def _limit_data():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_DATA, (DATA_LIMIT, DATA_LIMIT))
+
+
+@pytest.mark.slow  # 1988 frames at 224 px through the tool (~1 min), and a single pass that dies
+def test_the_tool_completes_a_long_input_a_single_pass_cannot_hold(release_dir, tmp_path):
+    # Under a 4 GiB data limit (RLIMIT_DATA caps what malloc and TF's allocator map), one Keras
+    # pass over the issue's 1988-frame input dies (measured: signal 11 already at 1043 frames),
+    # while tools/evaluate_sample.py, chunked, completes (measured peak ~2.3 GiB RSS).
+    path = tmp_path / "long_rgb.npy"
+    x = np.lib.format.open_memmap(path, "w+", np.float32, (1, ISSUE_VIDEO_FRAMES, 224, 224, 3))
+    rng = np.random.default_rng(8)
+    for start in range(0, ISSUE_VIDEO_FRAMES, 256):
+        x[0, start:start + 256] = rng.uniform(-1, 1, x[0, start:start + 256].shape)
+    x.flush()
+    del x
+    checkpoint = str(release_dir / "rgb_imagenet" / "model.ckpt")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    single = subprocess.run([sys.executable, "-c", (
+        "import sys, numpy as np\n"
+        "from kinetics_i3d.checkpoints import load_released\n"
+        "model = load_released(sys.argv[1], dropout_rate=0.0)\n"
+        "print(model(np.load(sys.argv[2]), training=False).numpy().shape)\n"),
+        checkpoint, str(path)], capture_output=True, text=True, env=env, timeout=600,
+        preexec_fn=_limit_data)
+    assert single.returncode != 0, "a single pass fit under the limit: raise the frame count"
+    # ... for want of memory (a signal, or an allocation error), not for another reason
+    assert single.returncode < 0 or re.search(r"MemoryError|ResourceExhausted|OOM|bad_alloc",
+                                              single.stderr), single.stderr[-2000:]
+    out_json = tmp_path / "long.json"
+    tool = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "evaluate_sample.py"),
+                           "--eval_type=rgb", f"--rgb_checkpoint={checkpoint}",
+                           f"--rgb_input={path}", f"--output_json={out_json}"],
+                          capture_output=True, text=True, env=env, timeout=900,
+                          preexec_fn=_limit_data)
+    assert tool.returncode == 0, tool.stderr[-3000:]
+    logits = np.array(json.loads(out_json.read_text())["logits"])
+    assert logits.shape == (400,) and np.isfinite(logits).all() and np.ptp(logits) > 0
+    assert tool.stdout.startswith("Norm of logits: ")
