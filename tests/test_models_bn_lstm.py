@@ -76,6 +76,22 @@ def test_training_uses_per_step_batch_stats_and_updates_per_step_moving_stats():
     assert not np.allclose(moving["mean_x"][0], moving["mean_x"][1])
 
 
+def test_a_frozen_cell_keeps_its_moving_stats_in_training_mode():
+    # --finetune_mode=fixed freezes the trunk (trainable=False on the RNN layer): like a frozen
+    # Keras BatchNormalization, the cell then normalises with its moving statistics and does not
+    # update them, even under training=True (they moved before: the Table 4 'Fixed' trunk drifted).
+    rnn, cell = _layer()
+    x = np.random.default_rng(2).normal(size=(B, T, D)).astype("float32")
+    rnn.trainable = False
+    assert not cell.trainable
+    moving = _moving(cell)
+    got = rnn(x, training=True).numpy()
+    for key, value in moving.items():
+        np.testing.assert_array_equal(cell.moving[key].numpy(), value, err_msg=key)
+    np.testing.assert_allclose(got, _reference(x.astype("float64"), _weights(cell), False,
+                                               moving), atol=1e-5)
+
+
 def test_inference_uses_moving_stats_of_each_step():
     rnn, cell = _layer()
     rng = np.random.default_rng(2)

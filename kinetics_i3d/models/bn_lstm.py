@@ -144,7 +144,9 @@ class BNLSTMCell(keras.layers.Layer):
 
     def call(self, inputs, states, training=None):
         h, c, step = states[0], states[1], states[2]
-        training = bool(training)
+        # A frozen cell (trainable=False, e.g. --finetune_mode=fixed) normalises with its moving
+        # statistics and leaves them as they are, as Keras 3 does for a frozen BatchNormalization.
+        training = bool(training) and self.trainable
         # Every row of the batch is at the same step; statistics beyond max_steps reuse the last.
         t = tf.minimum(tf.cast(step[0, 0], tf.int32), self.max_steps - 1)
         wx = tf.matmul(inputs, self.kernel)
