@@ -68,7 +68,9 @@ def _check_release_format(text, names):
         m = re.fullmatch(r"(\S+) (\S+) (.+)", line)
         assert m, line
         probs.append(float(m.group(1)))
-        float(m.group(2))
+        # float32 numbers, as the release prints its session outputs (1.4971563e-09 41.813675)
+        assert m.group(1) == str(np.float32(m.group(1))), line
+        assert m.group(2) == str(np.float32(m.group(2))), line
         assert m.group(3) in names
     assert probs == sorted(probs, reverse=True)
 
@@ -134,6 +136,11 @@ def test_bad_inputs_are_named(release_dir, tmp_path):
     np.save(bad, np.zeros([9, 224, 224, 3], np.float32))
     with pytest.raises(ValueError, match=r"bad.npy' has shape \[9, 224, 224, 3\]; expected \[1, T, 224, 224, 3\]"):
         sample.load_input(str(bad), "rgb")
+    small = tmp_path / "small.npy"  # the network's 224 px crop, not another size
+    np.save(small, np.zeros([1, 20, 112, 112, 3], np.float32))
+    with pytest.raises(UserError, match=r"small.npy' has shape \[1, 20, 112, 112, 3\]; expected "
+                                        r"\[1, T, 224, 224, 3\]"):
+        sample.load_input(str(small), "rgb")
     with pytest.raises(ValueError, match="expected \\[1, T, 224, 224, 2\\]"):
         sample.load_input(str(release_dir / "rgb.npy"), "flow")
     text = tmp_path / "text.npy"
@@ -213,7 +220,7 @@ def test_video_flag_conflicts_and_missing_files_fail_fast(tmp_path):
 
 def test_uint8_scaled_npy_is_one_line_error_exit_1(release_dir, tmp_path):
     # The most common I3D-port mistake: RGB in [0, 255] (here uint8 values saved as float32).
-    clip = np.random.default_rng(5).integers(0, 256, [1, FRAMES, 32, 32, 3]).astype(np.float32)
+    clip = np.random.default_rng(5).integers(0, 256, [1, FRAMES, 224, 224, 3]).astype(np.float32)
     path = tmp_path / "uint8_rgb.npy"
     np.save(path, clip)
     with pytest.raises(UserError, match=r"values in \[0, 255\]"):
@@ -229,7 +236,7 @@ def test_uint8_scaled_npy_is_one_line_error_exit_1(release_dir, tmp_path):
         f"error: rgb input '{path}': values in [0, 255], expected preprocessed rgb input in "
         "[-1, 1]; uint8 RGB in [0, 255] converts with x / 127.5 - 1"]
     np.save(path, clip / 127.5 - 1)  # the advice, followed, passes the check
-    assert sample.load_input(str(path), "rgb").shape == (1, FRAMES, 32, 32, 3)
+    assert sample.load_input(str(path), "rgb").shape == (1, FRAMES, 224, 224, 3)
 
 
 @pytest.mark.slow  # 224 px, two streams, TV-L1 on 9 pairs at 256 px
@@ -305,13 +312,13 @@ def test_long_input_memory_is_bounded_by_the_chunk(tmp_path):
         assert longest[t] <= steps * 8 + chunked.receptive_field(model) + 7
     assert max(longest.values()) - longest[15000] < 8, longest
     # A .npy input is memory-mapped, not read: only one chunk of it is ever copied.
-    path = tmp_path / "long.npy"
-    np.save(path, np.zeros([1, LONG_FRAMES, 8, 8, 3], np.float32))
+    path = tmp_path / "long.npy"  # a sparse file: created at its size, zeros never written
+    np.lib.format.open_memmap(path, "w+", np.float32, (1, LONG_FRAMES, 224, 224, 3)).flush()
     x = sample.load_input(str(path), "rgb")
     assert isinstance(x, np.memmap) and not x.flags.writeable
     frames, n = evaluate.stream_frames(x[0])  # what sample.evaluate hands the predictor
     assert isinstance(frames, np.memmap) and not frames.flags.writeable
-    assert n == LONG_FRAMES and next(iter(frames)).shape == (8, 8, 3)
+    assert n == LONG_FRAMES and next(iter(frames)).shape == (224, 224, 3)
 
 
 def test_too_short_input_is_a_user_error(release_dir):

@@ -43,10 +43,10 @@ flags.DEFINE_string("model_dir", None, "Baselines, two_stream_i3d: the trainer's
 flags.DEFINE_string("checkpoint", "auto", "With --model_dir: auto (best, else latest), best, latest, or "
                     "a checkpoint prefix.")
 flags.DEFINE_integer("num_classes", None, "With --model_dir: expected class count (default: the label "
-                     "map's, else the checkpoint's).")
-flags.DEFINE_integer("batch_size", 1, "Baselines: videos per forward pass.")
+                     "map's, else the checkpoint's).", lower_bound=1)
+flags.DEFINE_integer("batch_size", 1, "Baselines: videos per forward pass.", lower_bound=1)
 flags.DEFINE_integer("crop_size", 0, "Baselines: crop side (0: the interface's; give the run's "
-                     "--crop_size).")
+                     "--crop_size).", lower_bound=0)
 flags.DEFINE_string("rgb_checkpoint", None, "RGB checkpoint prefix (release layout).")
 flags.DEFINE_string("flow_checkpoint", None, "Flow checkpoint prefix (release layout).")
 flags.DEFINE_list("splits", None, "Split names substituted for {split}; results are averaged.")
@@ -54,9 +54,11 @@ flags.DEFINE_string("label_map", None, "Class names, one per line (default: labe
                     "beside the (first) checkpoint, or in --model_dir, as trainer runs write it; "
                     "else the shipped Kinetics-400 / -600 map matching the class count).")
 flags.DEFINE_string("output_dir", None, "Where to write the results.")
-flags.DEFINE_integer("max_frames", None, "Evaluate at most the first N frames of each video.")
+flags.DEFINE_integer("max_frames", None, "Evaluate at most the first N frames of each video.",
+                     lower_bound=1)
 flags.DEFINE_integer("chunk_steps", chunked.DEFAULT_CHUNK_STEPS,
-                     "Mixed_5c steps per chunk (8 frames each); bounds memory on long videos.")
+                     "Mixed_5c steps per chunk (8 frames each); bounds memory on long videos.",
+                     lower_bound=1)
 flags.DEFINE_integer("top_k", None, "k of top-k accuracy, reported as top{k} (default 5 as in "
                      "the paper, or the class count if fewer); at most the class count; not "
                      "reported when k = the class count (always 1).", lower_bound=1)
@@ -86,8 +88,12 @@ def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
     for flag, (kind, applies) in FLAG_RULES.items():
         if FLAGS[flag].present and not applies(spec):
             takers = [n for n in specs.video_names() if applies(specs.get_spec(n))]
+            hint = ""
+            if flag == "model_dir" and spec.released_export:  # its runs write released/
+                hint = (f"; a --model={spec.name} run's <model_dir>/released/model.ckpt is its "
+                        f"--rgb_checkpoint or --flow_checkpoint")
             raise app.UsageError(f"--{flag}: {kind} models only (--model={'/'.join(takers)}), "
-                                 f"not --model={spec.name}")
+                                 f"not --model={spec.name}{hint}")
     common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
     whole_video = ({"max_frames": FLAGS.max_frames, "chunk_steps": FLAGS.chunk_steps}
                    if spec.test_prediction == specs.PREDICT_WHOLE_VIDEO else {})
@@ -101,16 +107,14 @@ def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
         missing = [m for m in wanted if m not in templates]
         if not templates or missing:
             alternative = "" if spec.released_export else ", or the trainer's --model_dir"
-            raise app.UsageError(f"--model={spec.name}: give --"
-                                 f"{'_checkpoint and --'.join(missing or ('rgb', 'flow'))}"
-                                 f"_checkpoint" + ("" if missing else " (or both)") + alternative)
+            wanted_flags = " and ".join(f"--{m}_checkpoint" for m in missing) or (
+                "--rgb_checkpoint or --flow_checkpoint (or both)")
+            raise app.UsageError(f"--model={spec.name}: give {wanted_flags}{alternative}")
         return {"checkpoints": templates}, dict(common, model=spec.name, **whole_video)
     if not FLAGS.model_dir:
         raise app.UsageError(f"--model={spec.name} needs --model_dir (the trainer's)"
                              + (" or --rgb_checkpoint and --flow_checkpoint"
                                 if spec.released_layout else ""))
-    if FLAGS.batch_size < 1 or FLAGS.crop_size < 0:
-        raise app.UsageError("--batch_size must be >= 1 and --crop_size >= 0")
     snapshot = ({} if whole_video else
                 {"batch_size": FLAGS.batch_size, "crop_size": FLAGS.crop_size or None})
     return ({"model_dir": FLAGS.model_dir},

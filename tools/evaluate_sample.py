@@ -36,7 +36,8 @@ flags.DEFINE_string("rgb_input", None, ".npy input [1, T, 224, 224, 3] in [-1, 1
                     ".gif of it (the release's sample GIF: frames used as stored).")
 flags.DEFINE_string("flow_input", None, ".npy input [1, T, 224, 224, 2] in [-1, 1].")
 flags.DEFINE_string("video", None, "A raw video file instead of --rgb_input/--flow_input.")
-flags.DEFINE_integer("video_frames", None, "Use only the first N frames of --video.")
+flags.DEFINE_integer("video_frames", None, "Use only the first N frames of --video.",
+                     lower_bound=1)
 flags.DEFINE_enum("flow_backend", "opencv", ["opencv", "tf"], "TV-L1 implementation for --video.")
 flags.DEFINE_string("label_map", None, "Class names, one per line (default: label_map.txt beside "
                     "the checkpoint, as a trainer run's released/ has; else the shipped "
@@ -46,7 +47,7 @@ flags.DEFINE_integer("top_k", None, "How many classes to print (default 20 as th
                      "the class count if fewer; at most the class count).", lower_bound=1)
 flags.DEFINE_integer("chunk_steps", None, "Mixed_5c steps (8 frames each) kept per chunk of the "
                      "whole-video pass; memory grows with it, not with the video (default: "
-                     "kinetics_i3d.serve.chunked.DEFAULT_CHUNK_STEPS).")
+                     "kinetics_i3d.serve.chunked.DEFAULT_CHUNK_STEPS).", lower_bound=1)
 
 
 def _check_flags():
@@ -116,7 +117,7 @@ def main(argv):
         flow_checkpoint=FLAGS.flow_checkpoint if "flow" in streams else None,
         rgb_input=inputs.get("rgb"),
         flow_input=inputs.get("flow"),
-        **({"chunk_steps": FLAGS.chunk_steps} if FLAGS.chunk_steps else {}),
+        **({"chunk_steps": FLAGS.chunk_steps} if FLAGS.chunk_steps is not None else {}),
     )
     print(sample.format_report(result, FLAGS.top_k))
     if FLAGS.output_json:

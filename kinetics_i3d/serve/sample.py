@@ -99,7 +99,7 @@ def load_input(path: str, modality: str) -> np.ndarray:
         array = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read {modality} input {path!r} as .npy: {e}") from None
-    if array.ndim != 5 or array.shape[0] != 1 or array.shape[-1] != channels:
+    if array.ndim != 5 or array.shape[0] != 1 or array.shape[2:] != (size, size, channels):
         raise UserError(
             f"{modality} input {path!r} has shape {list(array.shape)}; expected "
             f"[1, T, {size}, {size}, {channels}]"
@@ -153,7 +153,8 @@ def evaluate(
     runners = {m: ChunkedI3D(model, chunk_steps=chunk_steps) for m, model in models.items()}
     (prediction,) = evaluate_.whole_video_predictions(
         [evaluate_.TestVideo("sample", None, frames)], runners)
-    logits = prediction.logits
+    # float32 as the release's session outputs, so the printout has its digits (0.9477566).
+    logits = np.asarray(prediction.logits, np.float32)
     probabilities = tf.nn.softmax(logits).numpy()
     return SampleResult(logits=logits, probabilities=probabilities, labels=labels)
 
@@ -161,5 +162,7 @@ def evaluate(
 def format_report(result: SampleResult, k: int | None = None) -> str:
     """The release's printout: `Norm of logits: %f`, a blank line, the header, `k` lines."""
     lines = [f"Norm of logits: {result.norm:f}", "", "Top classes and probabilities"]
-    lines += [f"{p} {l} {name}" for p, l, name in result.top(k)]
+    # str() of the float32 values, as the release's print(p, l, name): format() would widen
+    # them to float64 digits (0.2755722105503082 for 0.2755722).
+    lines += [f"{p!s} {l!s} {name}" for p, l, name in result.top(k)]
     return "\n".join(lines)
