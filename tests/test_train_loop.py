@@ -14,6 +14,7 @@ from conftest import REPO_ROOT, VIDEOS
 from decay_model import decay_model
 
 from kinetics_i3d import checkpoints
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.ingest.video import read_video
 from kinetics_i3d.models import InceptionI3d
 from kinetics_i3d.preprocessing import network_input_rgb_tf
@@ -396,7 +397,8 @@ def test_init_checkpoint_of_another_architecture_is_refused(tmp_path):
     source._save(source.manager)
     other = Trainer(_config(tmp_path, model="i3d", model_dir=str(tmp_path / "other"),
                             init_checkpoint=str(tmp_path / "src" / CHECKPOINT_SUBDIR)))
-    with pytest.raises(ValueError, match=r"--init_checkpoint=.*has no weight 'inception_i3d/"):
+    with pytest.raises(UserError, match=r"--init_checkpoint=.*has no weight 'inception_i3d/.*"
+                                        r"of --model=i3d \(\d+ of \d+ missing\)"):
         other.restore_or_initialize()
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*no checkpoint in the folder"):
         from kinetics_i3d.checkpoints.run import run_checkpoint

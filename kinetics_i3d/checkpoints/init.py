@@ -60,8 +60,9 @@ def initialize_from_checkpoint(model: keras.Model, prefix: str, spec: specs.Mode
     prefix: a checkpoint prefix, its `.index` / `.data-*` file or a folder
       (`checkpoints.resolve_checkpoint`: a run's `ckpt` / `best` folder gives its newest).
     Raises `UserError` (one line naming --init_checkpoint, the kind found and the kinds
-    `spec.init_sources` allows) when the model does not take that kind, `ValueError` naming a
-    weight when the checkpoint does not fit the model.
+    `spec.init_sources` allows) when the model does not take that kind or a run checkpoint is
+    of another architecture, `ValueError` naming a weight when a released checkpoint does not
+    fit the model.
     """
     prefix = resolve_checkpoint(prefix, "init_checkpoint")
     kind = checkpoint_kind(prefix)
@@ -70,7 +71,7 @@ def initialize_from_checkpoint(model: keras.Model, prefix: str, spec: specs.Mode
         raise UserError(f"--init_checkpoint={prefix!r} is a {KIND_NAMES[kind]} checkpoint; "
                         f"--model={spec.name} takes only {allowed} checkpoints")
     if kind == specs.INIT_RUN:
-        return restore_run_weights(model, prefix)
+        return restore_run_weights(model, prefix, spec.name)
     if kind == specs.INIT_RELEASED:
         return _restore_released_or_trunk(model, prefix)
     for tower in model.imagenet_towers:

@@ -83,11 +83,12 @@ def run_checkpoint(path: str) -> str | None:
     return path if any(key.startswith(MODEL_KEY + "/") for key in keys) else None
 
 
-def restore_run_weights(model: keras.Model, prefix: str) -> str:
+def restore_run_weights(model: keras.Model, prefix: str, model_flag: str | None = None) -> str:
     """Loads the weights of another run's trainer checkpoint `prefix` into `model` (same
     architecture). Same class count: everything ("all"); otherwise (a Kinetics-400 run
     fine-tuned on UCF-101, Table 4) all but the classifier(s), which keep their fresh
-    initialisation ("trunk"). Raises naming a weight the checkpoint lacks."""
+    initialisation ("trunk"). Raises `UserError` naming a weight the checkpoint lacks and the
+    model (`model_flag`: its registry name, `--model`; default the Keras name)."""
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     weights = model_weights(model)
     head = {v.path for layer in classifier_layers(model) for v in layer.weights}
@@ -95,9 +96,11 @@ def restore_run_weights(model: keras.Model, prefix: str) -> str:
     subset = {p: v for p, v in weights.items() if same_head or p not in head}
     missing = [p for p in subset if checkpoint_key(p) not in shapes]
     if missing:
-        raise ValueError(f"--init_checkpoint={prefix!r} has no weight {missing[0]!r} of "
-                         f"--model={model.name} ({len(missing)} missing): not a run of this "
-                         f"architecture?")
+        from kinetics_i3d.errors import UserError
+
+        raise UserError(f"--init_checkpoint={prefix!r} has no weight {missing[0]!r} of "
+                        f"--model={model_flag or model.name} ({len(missing)} of {len(subset)} "
+                        f"missing): a run of another architecture?")
     status = tf.train.Checkpoint(**{MODEL_KEY: subset}).restore(prefix)
     status.expect_partial().assert_existing_objects_matched()
     logging.info("init: restored %d of %d weights from run checkpoint %s%s", len(subset),
