@@ -42,6 +42,10 @@ LOSS_LAST = "last"  # softmax cross-entropy of model(inputs) [B, K]
 # the steps of model(inputs, return_sequences=True) [B, T, K]; accuracy from the last step.
 LOSS_ALL_STEPS = "all_steps"
 # Test-time predictions.
+# Whole-video prediction is I3D's exact chunked pass (kinetics_i3d.serve.chunked.ChunkedI3D runs
+# one InceptionI3d per stream), and the SavedModel export serves the same streams: a
+# PREDICT_WHOLE_VIDEO model must expose `stream_networks()` -> {modality: InceptionI3d}
+# (kinetics_i3d.serve.streams.stream_networks; a one-line UserError otherwise).
 PREDICT_WHOLE_VIDEO = "whole_video"  # every frame, chunked exactly (kinetics_i3d.serve.chunked)
 PREDICT_SNAPSHOTS = "snapshots"  # model(inputs) over the interface's test snapshots
 # Checkpoint sources that can initialise a model (--init_checkpoint).
@@ -132,7 +136,8 @@ class ModelSpec:
     options: `TrainConfig` fields passed to the class besides `num_classes` (the trainer's
       `model_options`); "modality" only with `modality_flag`.
     training_loss: `LOSS_LAST` or `LOSS_ALL_STEPS`.
-    test_prediction: `PREDICT_WHOLE_VIDEO` or `PREDICT_SNAPSHOTS`.
+    test_prediction: `PREDICT_WHOLE_VIDEO` (the class has `stream_networks()` of InceptionI3d
+      networks; the only models the SavedModel export serves) or `PREDICT_SNAPSHOTS`.
     init_sources: `INIT_*` kinds `--init_checkpoint` may name for it.
     released_layout: its weights read and write DeepMind's checkpoint layout: evaluation and
       export take release-layout checkpoints.
@@ -140,6 +145,8 @@ class ModelSpec:
       `<model_dir>/released/model.ckpt` (`kinetics_i3d.checkpoints.init`), what a fine-tuning
       run's `--init_checkpoint` (INIT_RELEASED) takes. One stream per checkpoint, as the release:
       single-stream I3D only (Two-Stream I3D's streams are trained as two `--model=i3d` runs).
+      A model without it is evaluated and exported from its trainer run's `--model_dir`
+      (`kinetics_i3d.cli.WEIGHT_SOURCE_RULES`).
     consecutive_frames: its training clip is consecutive frames, so `--num_frames` may set the
       clip length (I3D: 64 by default).
     stream_logits: the class has `stream_logits(inputs, training)` -> `{stream: [B, K], "joint":

@@ -396,7 +396,8 @@ def test_two_stream_i3d_is_the_whole_video_path_with_both_streams(two_stream, tm
     assert settings["model"] == "two_stream_i3d" and settings["max_frames"] == 10
 
 
-def test_two_stream_i3d_trainer_run_is_evaluated_from_its_model_dir(two_stream, tmp_path):
+def test_two_stream_i3d_trainer_run_is_evaluated_from_its_model_dir(two_stream, tmp_path,
+                                                                    monkeypatch):
     # A --model=two_stream_i3d run writes no release-layout checkpoint (one stream per released
     # checkpoint): evaluation restores it from --model_dir and runs its stream_networks() through
     # the whole-video path; logits equal the run's own model, stream by stream and fused.
@@ -411,8 +412,17 @@ def test_two_stream_i3d_trainer_run_is_evaluated_from_its_model_dir(two_stream, 
     label_map = tmp_path / "labels.txt"
     label_map.write_text("\n".join(NAMES) + "\n")
     out = tmp_path / "out"
+    read_as, shard_videos = [], evaluate.shard_videos
+
+    def recording(*args, **kwargs):  # the videos are read in the model's own test interface
+        read_as.append(args[3] if len(args) > 3 else kwargs.get("model", "i3d"))
+        return shard_videos(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "shard_videos", recording)
     result = evaluate.run_model_evaluation("two_stream_i3d", two_stream["shard"], str(run),
                                            str(out), label_map=str(label_map), max_frames=10)
+    monkeypatch.undo()
+    assert read_as == ["two_stream_i3d"]
     videos = list(evaluate.shard_videos(two_stream["shard"], ["rgb", "flow"], 10, num_classes=4))
     nets = trainer.model.stream_networks()
     for i, video in enumerate(videos):
@@ -429,3 +439,40 @@ def test_two_stream_i3d_trainer_run_is_evaluated_from_its_model_dir(two_stream, 
     from kinetics_i3d.errors import UserError
     with pytest.raises(UserError, match=r"released/model\.ckpt is its --rgb_checkpoint"):
         evaluate.run_model_evaluation("i3d", two_stream["shard"], str(run), str(tmp_path / "x"))
+
+
+def test_shard_videos_reads_the_whole_video_models_own_interface(two_stream, monkeypatch):
+    # shard_videos reads `model`'s test interface (its crop size here), not I3D's always.
+    import dataclasses
+
+    from kinetics_i3d import specs
+
+    spec = specs.get_spec("two_stream_i3d")
+    small = dataclasses.replace(spec, interface=dataclasses.replace(spec.interface, crop_size=48))
+    monkeypatch.setitem(specs.SPECS, "two_stream_i3d", small)
+    (video, *_) = evaluate.shard_videos(two_stream["shard"], ["rgb"], 10, "two_stream_i3d",
+                                        num_classes=4)
+    assert video.frames["rgb"].shape == (10, 48, 48, 3)
+    (video, *_) = evaluate.shard_videos(two_stream["shard"], ["rgb"], 10, num_classes=4)
+    assert video.frames["rgb"].shape == (10, 224, 224, 3)  # the default: I3D's
+
+
+def test_whole_video_model_without_stream_networks_is_one_line(two_stream, tmp_path,
+                                                               monkeypatch):
+    # A PREDICT_WHOLE_VIDEO model runs I3D's chunked pass, one InceptionI3d per stream: a class
+    # without stream_networks() is a UserError naming why (was an AttributeError), raised
+    # before anything is written to the output folder.
+    from kinetics_i3d.checkpoints import run
+    from kinetics_i3d.errors import UserError
+
+    class NoStreams:
+        num_classes = 4
+
+    monkeypatch.setattr(run, "load_trained_model", lambda *a, **k: (NoStreams(), "ckpt-0"))
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match=r"^--model=two_stream_i3d: NoStreams has no "
+                                        r"stream_networks\(\); whole-video prediction .*"
+                                        r"ChunkedI3D.*InceptionI3d"):
+        evaluate.run_model_evaluation("two_stream_i3d", two_stream["shard"], str(tmp_path),
+                                      str(out))
+    assert not out.exists()

@@ -106,18 +106,21 @@ class Prediction:
 
 
 def shard_videos(patterns: str | Sequence[str], modalities: Sequence[str],
-                 max_frames: int | None = None, **dataset_kwargs) -> Iterator[TestVideo]:
+                 max_frames: int | None = None, model: str = "i3d",
+                 **dataset_kwargs) -> Iterator[TestVideo]:
     """Test videos of MediaSequence shards, in file order, padding removed.
 
-    Read one at a time with `make_dataset(patterns, "i3d", split="test")` (centre crop of the
-    stored frames, 224 unless `crop_size` is given; [-1, 1]); `dataset_kwargs` go to it
-    (`num_classes`, `require_labels`, `crop_size`, `short_side`, `class_names`: the label map
-    every record's label string is checked against). A label mismatch raises `UserError`.
+    Read one at a time with `make_dataset(patterns, model, split="test")`: the test interface of
+    `model`, a `PREDICT_WHOLE_VIDEO` model of `kinetics_i3d.specs` (every frame, centre crop of
+    the stored frames at the interface's crop size, 224 for I3D, unless `crop_size` is given;
+    [-1, 1]); `dataset_kwargs` go to it (`num_classes`, `require_labels`, `crop_size`,
+    `short_side`, `class_names`: the label map every record's label string is checked against).
+    A label mismatch raises `UserError`.
     """
     from kinetics_i3d.data import make_dataset
     from kinetics_i3d.data.reader import label_errors_as_user_errors
 
-    ds = make_dataset(patterns, "i3d", split="test", batch_size=1, modalities=tuple(modalities),
+    ds = make_dataset(patterns, model, split="test", batch_size=1, modalities=tuple(modalities),
                       max_test_frames=max_frames, **dataset_kwargs)
     with label_errors_as_user_errors():
         for batch in ds.as_numpy_iterator():
@@ -349,10 +352,7 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     if spec.test_prediction != specs.PREDICT_WHOLE_VIDEO:
         raise UserError(f"--model={model} is evaluated from its trainer --model_dir "
                         f"(run_model_evaluation), not from release-layout checkpoints")
-    wanted = tuple(checkpoints) if spec.modality_flag else spec.streams()
-    if not checkpoints or set(wanted) != set(checkpoints):
-        raise UserError(f"--model={model} needs --{'_checkpoint and --'.join(wanted)}_checkpoint"
-                        f" (given: {sorted(checkpoints)})")
+    streams.check_release_checkpoints(spec, checkpoints)
     # Two-Stream I3D is its two InceptionI3d streams, fused by `fusion.fuse_logits` as
     # `TwoStreamI3D` does: the whole-video pass runs each stream alone (ChunkedI3D).
     models = streams.load_streams(checkpoints, num_classes)
@@ -362,7 +362,7 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
 
     def predictions(names, source):
-        videos = shard_videos(shards, list(runners), max_frames, num_classes=num_classes,
+        videos = shard_videos(shards, list(runners), max_frames, model, num_classes=num_classes,
                               class_names=names, label_map_source=source)
         return whole_video_predictions(videos, runners)
 
@@ -386,7 +386,11 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     model's test interface, writes the same reports as `run_evaluation`. Models whose runs write
     no release-layout checkpoint (`not spec.released_export`): the baselines
     (`PREDICT_SNAPSHOTS`) and Two-Stream I3D (`PREDICT_WHOLE_VIDEO`: its `stream_networks()`
-    through `whole_video_predictions`, with `max_frames` and `chunk_steps`).
+    through `whole_video_predictions`, with `max_frames` and `chunk_steps`, videos read in the
+    model's own test interface, `shard_videos(..., model_name)`). Whole-video prediction is
+    I3D's chunked pass (`ChunkedI3D` runs one InceptionI3d per stream), so a
+    `PREDICT_WHOLE_VIDEO` model must expose `stream_networks()` of InceptionI3d networks
+    (`streams.stream_networks`); one that does not is a `UserError` before any output is written.
 
     Args:
       model_name: the registry and interface name (`kinetics_i3d.specs`).
@@ -398,8 +402,9 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
       model_kwargs: extra builder arguments (`checkpoints.run.load_trained_model`).
       overwrite: replace results in `output_dir` made with other settings (`claim_output`).
     Raises `FileNotFoundError` (no checkpoint / no shards), `streams.ClassCountError` (class
-    counts disagree), `ValueError` (checkpoint of another model),
-    `provenance.SettingsMismatchError` (other settings in `output_dir`).
+    counts disagree), `ValueError` (checkpoint of another model), `UserError` (a whole-video
+    model without `stream_networks()`), `provenance.SettingsMismatchError` (other settings in
+    `output_dir`).
     """
     from kinetics_i3d.checkpoints import checkpoint_identity
     from kinetics_i3d.checkpoints.run import load_trained_model
@@ -418,13 +423,15 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
         num_classes = len(load_label_map(label_map))  # build the model once, at that count
     model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
                                      model_kwargs)
+    # Each stream alone through the chunked pass, fused as the model does.
+    nets = streams.stream_networks(model, model_name) if whole_video else {}
 
     def predictions(names, source):
-        if whole_video:  # each stream alone through the chunked pass, fused as the model does
-            runners = {m: ChunkedI3D(net, chunk_steps=chunk_steps)
-                       for m, net in model.stream_networks().items()}
-            videos = shard_videos(shards, list(runners), max_frames, num_classes=model.num_classes,
-                                  class_names=names, label_map_source=source)
+        if whole_video:
+            runners = {m: ChunkedI3D(net, chunk_steps=chunk_steps) for m, net in nets.items()}
+            videos = shard_videos(shards, list(runners), max_frames, model_name,
+                                  num_classes=model.num_classes, class_names=names,
+                                  label_map_source=source)
             return whole_video_predictions(videos, runners)
         dataset = make_dataset(shards, model_name, split="test", batch_size=batch_size,
                                num_classes=model.num_classes, crop_size=crop_size,

@@ -1,7 +1,8 @@
-"""Building the RGB / Flow I3D streams for inference from released-layout checkpoints."""
+"""The RGB / Flow I3D streams for inference: built from released-layout checkpoints
+(`load_streams`), or taken from a whole-video model (`stream_networks`)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from absl import logging
 
@@ -54,6 +55,40 @@ def load_streams(checkpoints: dict[str, str | None], num_classes: int | None = N
         models[modality] = load_stream(modality, checkpoint, num_classes, final_endpoint)
         num_classes = models[modality].num_classes
     return models
+
+
+def check_release_checkpoints(spec, checkpoints: Mapping[str, object]) -> None:
+    """Raises `UserError` unless `checkpoints` ({modality: release-layout prefix}) are the streams
+    `spec` (a `kinetics_i3d.specs.ModelSpec` with `released_layout`) is built from: one or both
+    with `modality_flag` (I3D), else every stream of the model (Two-Stream I3D: rgb and flow)."""
+    if spec.modality_flag:
+        if not checkpoints:
+            raise UserError(f"--model={spec.name} needs --rgb_checkpoint and/or "
+                            f"--flow_checkpoint (given: none)")
+        return
+    wanted = spec.streams()
+    if set(wanted) != set(checkpoints):
+        raise UserError(f"--model={spec.name} needs --{'_checkpoint and --'.join(wanted)}"
+                        f"_checkpoint (given: {sorted(checkpoints)})")
+
+
+def stream_networks(model, model_name: str) -> dict[str, InceptionI3d]:
+    """`model.stream_networks()`: `{modality: InceptionI3d}` of a `PREDICT_WHOLE_VIDEO` model
+    (`kinetics_i3d.specs`; `InceptionI3d` gives `{modality: self}`, `TwoStreamI3D` its two).
+
+    Whole-video prediction is I3D's chunked pass (`serve.chunked.ChunkedI3D` runs one
+    InceptionI3d per stream) and the SavedModel serves the same streams, so a whole-video model
+    must expose them; evaluation and export both ask here. Raises `UserError` (one line, naming
+    `--model=model_name`) when the class has no `stream_networks()`.
+    """
+    method = getattr(model, "stream_networks", None)
+    if method is None:
+        raise UserError(f"--model={model_name}: {type(model).__name__} has no stream_networks(); "
+                        f"whole-video prediction and export run I3D's chunked pass "
+                        f"(serve/chunked.ChunkedI3D), one InceptionI3d per stream, so a "
+                        f"whole-video model must expose stream_networks() -> "
+                        f"{{modality: InceptionI3d}}")
+    return dict(method())
 
 
 def class_names(num_classes: int, label_map: str | None = None,
