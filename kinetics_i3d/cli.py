@@ -16,6 +16,11 @@
   - the process ends through `filesystems.exit_cleanly`, which keeps the exit status exact after
     tensorflow-io's s3 filesystem (see kinetics_i3d/filesystems.py).
 
+Which weight flags a model takes is read from its spec (`kinetics_i3d.specs`), one rule for
+every tool that restores a model (evaluation, export): `WEIGHT_SOURCE_RULES`,
+`check_flag_rules` (a flag given for a model that does not take it names the models that do)
+and `weight_source` (release-layout checkpoints per stream, or a trainer `--model_dir`).
+
 `all_failed_status(ok, failed, what)` is the one rule for "every input of the run failed": a
 tool returns it from `main` so that status is non-zero in every tool alike.
 
@@ -29,12 +34,12 @@ import os
 import sys
 import traceback
 import warnings
-from typing import Callable
+from collections.abc import Callable, Collection, Mapping
 
 from absl import app, flags
 from absl import logging
 
-from kinetics_i3d import filesystems
+from kinetics_i3d import filesystems, specs
 from kinetics_i3d.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -84,6 +89,64 @@ def all_failed_status(ok: int, failed: int, what: str = "input") -> int:
         logging.error("every %s of this run failed (%d)", what, failed)
         return 1
     return 0
+
+
+# Where a model's weights come from, read from its spec: release-layout models take one
+# checkpoint per stream (`--rgb_checkpoint`, `--flow_checkpoint`); a model whose trainer runs
+# write no release-layout checkpoint (`not released_export`) is restored from the run's
+# `--model_dir` (`--checkpoint` picks one in it). Two-Stream I3D takes either.
+# flag -> (kind of model, applies(spec)), for `check_flag_rules`.
+WEIGHT_SOURCE_RULES: dict[str, tuple[str, Callable[[specs.ModelSpec], bool]]] = {
+    **{f: ("release-layout", lambda s: s.released_layout)
+       for f in ("rgb_checkpoint", "flow_checkpoint")},
+    **{f: ("trainer-run", lambda s: not s.released_export) for f in ("model_dir", "checkpoint")},
+}
+WEIGHTS_FROM_CHECKPOINTS = "checkpoints"  # release-layout checkpoints, one per stream
+WEIGHTS_FROM_MODEL_DIR = "model_dir"  # a trainer run
+
+
+def check_flag_rules(rules: Mapping[str, tuple[str, Callable[[specs.ModelSpec], bool]]],
+                     spec: specs.ModelSpec, given: Collection[str] | None = None,
+                     models: Collection[str] | None = None) -> None:
+    """Raises `app.UsageError` for a flag of `rules` ({flag: (kind, applies(spec))}) given for
+    --model=`spec.name` when it does not apply, naming the models it applies to.
+
+    given: the flags the user set (None: those of `FLAGS` marked present).
+    models: the models `--model` takes (None: `specs.video_names()`).
+    """
+    for flag, (kind, applies) in rules.items():
+        present = FLAGS[flag].present if given is None else flag in given
+        if present and not applies(spec):
+            takers = [n for n in (models or specs.video_names()) if applies(specs.get_spec(n))]
+            raise app.UsageError(f"--{flag}: {kind} models only (--model={'/'.join(takers)}), "
+                                 f"not --model={spec.name}")
+
+
+def weight_source(spec: specs.ModelSpec, checkpoints: Mapping[str, str],
+                  model_dir: str | None) -> str:
+    """Where --model=`spec.name`'s weights come from: `WEIGHTS_FROM_CHECKPOINTS` (release-layout
+    `checkpoints` {modality: prefix}: one or both streams with `modality_flag`, else every stream
+    of the model) or `WEIGHTS_FROM_MODEL_DIR` (a trainer run, for `not released_export`).
+
+    Raises `app.UsageError` naming the missing flags, or when both kinds are given.
+    """
+    if checkpoints and model_dir:
+        raise app.UsageError("--model_dir (a trainer run) replaces --rgb_checkpoint/"
+                             "--flow_checkpoint (release layout); give one or the other")
+    if spec.released_layout and (checkpoints or spec.released_export):
+        wanted = spec.streams() if not spec.modality_flag else ()
+        missing = [m for m in wanted if m not in checkpoints]
+        if not checkpoints or missing:
+            alternative = "" if spec.released_export else ", or the trainer's --model_dir"
+            needed = (" and ".join(f"--{m}_checkpoint" for m in missing) if missing
+                      else "--rgb_checkpoint and/or --flow_checkpoint")
+            raise app.UsageError(f"--model={spec.name}: give {needed}{alternative}")
+        return WEIGHTS_FROM_CHECKPOINTS
+    if not model_dir:
+        raise app.UsageError(f"--model={spec.name} needs --model_dir (the trainer's)"
+                             + (" or --rgb_checkpoint and --flow_checkpoint"
+                                if spec.released_layout else ""))
+    return WEIGHTS_FROM_MODEL_DIR
 
 
 def _verbose() -> bool:

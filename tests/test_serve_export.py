@@ -207,3 +207,84 @@ def test_the_registered_two_stream_i3d_exports_through_its_streams(exported):
     np.testing.assert_allclose(logits, exported["logits"], atol=_scale_tol(exported["logits"]))
     one = export.I3DServing(exported["models"]["rgb"], NAMES)  # a single InceptionI3d
     assert one.streams == ["rgb"]
+
+
+@pytest.fixture(scope="module")
+def two_stream_i3d_run(tmp_path_factory):
+    """A 1-step --model=two_stream_i3d trainer run (5 classes, label_map.txt in its model_dir,
+    where the trainer copies it): it writes no released/ checkpoint."""
+    from kinetics_i3d.labels import BESIDE_CHECKPOINT
+    from kinetics_i3d.train import TrainConfig, Trainer
+
+    tf.keras.utils.set_random_seed(13)
+    run = tmp_path_factory.mktemp("two_stream_i3d") / "run"
+    trainer = Trainer(TrainConfig(model="two_stream_i3d", model_dir=str(run),
+                                  train_pattern="in-memory", num_classes=len(NAMES),
+                                  lr_schedule="steps", lr_values=(0.01,), eval_every=0))
+    trainer._save(trainer.manager)
+    (run / BESIDE_CHECKPOINT).write_text("\n".join(NAMES) + "\n")
+    assert not (run / "released").exists()
+    return {"run": run, "model": trainer.model}
+
+
+@pytest.mark.slow  # 224 px two-stream export
+def test_two_stream_i3d_trainer_run_exports_from_its_model_dir(two_stream_i3d_run, exported,
+                                                               tmp_path):
+    # What tools/export_saved_model.py --model=two_stream_i3d --model_dir=<run> calls: the
+    # SavedModel gives the run's own Keras model's logits, and names from the run's label map.
+    out = export.export_model(str(tmp_path / "saved_model"), "two_stream_i3d",
+                              model_dir=str(two_stream_i3d_run["run"]), top_k=2)
+    loaded = tf.saved_model.load(out)
+    pre = {k: tf.constant(v) for k, v in exported["pre"].items()}
+    want = two_stream_i3d_run["model"](pre, training=False).numpy()  # [1, 5], rgb + flow
+    got = loaded.signatures["logits_preprocessed"](**pre)["logits"].numpy()
+    np.testing.assert_allclose(got, want, atol=_scale_tol(want))
+    # Not the fixture's other weights: the run's.
+    assert np.abs(want - exported["logits"]).max() > 100 * _scale_tol(want)
+    root = exported["root"]
+    served = loaded.signatures["serving_default"](
+        rgb=tf.constant(np.load(root / "rgb.npy")), flow=tf.constant(np.load(root / "flow.npy")))
+    np.testing.assert_allclose(served["logits"].numpy(), want, atol=_scale_tol(want))
+    order = np.argsort(-want[0])[:2]
+    assert [c.decode() for c in served["top_k_classes"].numpy()[0]] == [NAMES[i] for i in order]
+
+
+def _tool(*args):
+    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "export_saved_model.py"),
+                           *args], env=ENV, capture_output=True, text=True, timeout=300)
+
+
+def test_export_tool_takes_the_weight_flags_its_spec_gives(tmp_path):
+    # Which models the SavedModel serves, and from which weights, is read from the spec: a
+    # baseline is one line saying why (exit 1), a misplaced weight flag one line naming the
+    # models that take it (exit 2); nothing is written.
+    out = tmp_path / "saved_model"
+    proc = _tool("--model=c3d", f"--model_dir={tmp_path}", f"--output_dir={out}")
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(
+        "error: --model=c3d: the SavedModel serves whole-video I3D models "
+        "(--model=i3d/two_stream_i3d)"), proc.stderr
+    assert "fixed test snapshots" in proc.stderr
+    for args, message in (
+            (["--model=i3d", f"--model_dir={tmp_path}"],
+             "error: --model_dir: trainer-run models only (--model=two_stream_i3d), not "
+             "--model=i3d\n"),
+            (["--model=two_stream_i3d", f"--rgb_checkpoint={tmp_path}/rgb"],
+             "error: --model=two_stream_i3d: give --flow_checkpoint, or the trainer's "
+             "--model_dir\n")):
+        proc = _tool(*args, f"--output_dir={out}")
+        assert (proc.returncode, proc.stderr) == (2, message)
+    assert not out.exists()
+
+
+def test_export_model_refuses_a_whole_video_model_without_stream_networks():
+    # I3DServing (and evaluation) ask `streams.stream_networks`: a model without them is one
+    # line naming why, not an AttributeError.
+    from kinetics_i3d.errors import UserError
+
+    class NoStreams:
+        name = "a_whole_video_model"
+
+    with pytest.raises(UserError, match=r"^--model=a_whole_video_model: NoStreams has no "
+                                        r"stream_networks\(\); .*ChunkedI3D"):
+        export.I3DServing(NoStreams(), NAMES)

@@ -16,6 +16,10 @@ Signatures (inputs depend on the exported streams: `rgb`, `flow`, or both for tw
   outside [-1, 1] (`kinetics_i3d.preprocessing.RANGE_TOLERANCE`) fails with InvalidArgumentError
   naming the range found and how to convert (`x / 127.5 - 1` for uint8 RGB).
 
+Which models it serves is read from their spec (`served_spec`): the `PREDICT_WHOLE_VIDEO` ones
+(I3D from release-layout checkpoints; Two-Stream I3D from both streams' or from its trainer
+`--model_dir`, `export_model`), never a baseline (their test interface is fixed snapshots).
+
 Two-stream inputs must cover the same frames: `rgb` T frames, `flow` T - 1 (TV-L1 gives one flow
 frame per pair of RGB frames), T or T + 1 (not rejected); any larger difference (e.g. RGB 16 and
 flow 9 frames) is an `InvalidArgumentError` whose message names both lengths, in every signature.
@@ -34,10 +38,12 @@ import types
 from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
+from absl import logging
 
-from kinetics_i3d import fusion, preprocessing
+from kinetics_i3d import fusion, preprocessing, specs
+from kinetics_i3d.errors import UserError
 from kinetics_i3d.preprocessing import CROP_SIZE
-from kinetics_i3d.serve import chunked, metrics
+from kinetics_i3d.serve import chunked, metrics, streams
 from kinetics_i3d.serve.streams import check_same_classes
 
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
@@ -51,13 +57,14 @@ MAX_FRAMES = 500
 class I3DServing(tf.Module):
     """Wraps one or two `InceptionI3d` streams (final_endpoint "Logits") with the signatures:
     `models` is `{"rgb": ..., "flow": ...}` (one or both) or a model with `stream_networks()`
-    (e.g. the registered `two_stream_i3d`, a `TwoStreamI3D` restored from a trainer run)."""
+    (e.g. the registered `two_stream_i3d`, a `TwoStreamI3D` restored from a trainer run;
+    `streams.stream_networks`, a UserError for a model without them)."""
 
     def __init__(self, models: dict[str, "object"], class_names: Sequence[str],
                  top_k: int | None = None):
         super().__init__(name="i3d_serving")
         if not isinstance(models, Mapping):  # a whole-video model: InceptionI3d, TwoStreamI3D
-            models = models.stream_networks()
+            models = streams.stream_networks(models, getattr(models, "name", type(models).__name__))
         if not models or set(models) - {"rgb", "flow"}:
             raise ValueError(f"models must map 'rgb' and/or 'flow' to a model, "
                              f"got {sorted(models)}")
@@ -216,7 +223,7 @@ def export_saved_model(export_dir: str, models: dict[str, "object"], class_names
     Args:
       export_dir: output folder (created; an existing SavedModel there is overwritten).
       models: {"rgb": InceptionI3d, "flow": InceptionI3d} (one or both), "Logits" endpoint,
-        weights already restored.
+        weights already restored; or a model with `stream_networks()` (`I3DServing`).
       class_names: K names, index order.
       top_k: k of the top-k outputs (None: 5, or K if fewer; `metrics.resolve_top_k`).
 
@@ -226,3 +233,77 @@ def export_saved_model(export_dir: str, models: dict[str, "object"], class_names
     module = I3DServing(models, class_names, top_k)
     tf.saved_model.save(module, export_dir, signatures=module.signatures())
     return export_dir
+
+
+def served_names() -> list[str]:
+    """The models a SavedModel can serve: the `PREDICT_WHOLE_VIDEO` ones (`served_spec`)."""
+    return [n for n in specs.video_names()
+            if specs.get_spec(n).test_prediction == specs.PREDICT_WHOLE_VIDEO]
+
+
+def served_spec(model_name: str) -> specs.ModelSpec:
+    """The spec of `model_name` if the SavedModel can serve it, read from the spec: the
+    `PREDICT_WHOLE_VIDEO` models (I3D, Two-Stream I3D), whose test-time prediction is their
+    I3D streams over every frame given, what the signatures run.
+
+    Raises `UserError` (one line) for the baselines (`PREDICT_SNAPSHOTS`): they predict over
+    their interface's fixed test snapshots (Table 1), which no signature takes; `ValueError`
+    for an unknown name.
+    """
+    spec = specs.get_spec(model_name)
+    if spec.test_prediction != specs.PREDICT_WHOLE_VIDEO:
+        raise UserError(f"--model={model_name}: the SavedModel serves whole-video I3D models "
+                        f"(--model={'/'.join(served_names())}), whose signatures run each I3D "
+                        f"stream over the frames given; {model_name} predicts over its fixed test "
+                        f"snapshots (Table 1), which they do not take (evaluate it with "
+                        f"tools/evaluate.py --model_dir)")
+    return spec
+
+
+def export_model(export_dir: str, model_name: str = "i3d",
+                 checkpoints: Mapping[str, str] | None = None, model_dir: str | None = None,
+                 checkpoint: str = "auto", label_map: str | None = None,
+                 top_k: int | None = None) -> str:
+    """Restores `model_name` (`served_spec`) and writes its SavedModel (`export_saved_model`);
+    returns `export_dir`. What `tools/export_saved_model.py` runs.
+
+    Args:
+      checkpoints: release-layout checkpoint prefixes `{modality: prefix}` (`streams.load_streams`;
+        I3D one or both streams, Two-Stream I3D both); or
+      model_dir: a trainer run (`checkpoints.run.load_trained_model`; `checkpoint` picks auto /
+        best / latest / a prefix), exported through the model's `stream_networks()`.
+      label_map: class names, one per line (None: `label_map.txt` beside the first checkpoint or
+        in `model_dir`, where the trainer copies it, as evaluation finds it; else the shipped
+        Kinetics-400 / -600 map of the class count).
+      top_k: k of the top-k outputs (`metrics.resolve_top_k`).
+
+    Raises:
+      UserError: a model the SavedModel does not serve, missing streams, a checkpoint of another
+        model, no label map for the class count.
+      ClassCountError: the streams or the label map disagree on the class count.
+      FileNotFoundError: no such checkpoint (no trainer checkpoint in `model_dir`).
+    """
+    from kinetics_i3d.labels import label_map_beside, load_label_map
+
+    spec = served_spec(model_name)
+    if (checkpoints is None) == (model_dir is None):
+        raise ValueError("give release-layout checkpoints or a trainer model_dir (one of them)")
+    if model_dir is not None:
+        from kinetics_i3d.checkpoints.run import load_trained_model
+
+        label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
+        num_classes = len(load_label_map(label_map)) if label_map else None
+        model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes)
+        models = streams.stream_networks(model, model_name)
+        logging.info("%s from trainer checkpoint %s, %d classes", model_name, path,
+                     model.num_classes)
+        names = streams.class_names(model.num_classes, label_map)
+    else:
+        streams.check_release_checkpoints(spec, checkpoints)
+        models = streams.load_streams(dict(checkpoints))
+        num_classes = next(iter(models.values())).num_classes
+        for modality, prefix in checkpoints.items():
+            logging.info("%s stream: %s, %d classes", modality, prefix, num_classes)
+        names = streams.class_names(num_classes, label_map,
+                                    checkpoint=next(iter(checkpoints.values())))
+    return export_saved_model(export_dir, models, names, top_k=top_k)
