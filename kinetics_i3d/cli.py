@@ -118,8 +118,12 @@ def check_flag_rules(rules: Mapping[str, tuple[str, Callable[[specs.ModelSpec], 
         present = FLAGS[flag].present if given is None else flag in given
         if present and not applies(spec):
             takers = [n for n in (models or specs.video_names()) if applies(specs.get_spec(n))]
+            hint = ""
+            if flag == "model_dir" and spec.released_export:  # its runs write released/
+                hint = (f"; a --model={spec.name} run's <model_dir>/released/model.ckpt is its "
+                        f"--rgb_checkpoint or --flow_checkpoint")
             raise app.UsageError(f"--{flag}: {kind} models only (--model={'/'.join(takers)}), "
-                                 f"not --model={spec.name}")
+                                 f"not --model={spec.name}{hint}")
 
 
 def weight_source(spec: specs.ModelSpec, checkpoints: Mapping[str, str],
@@ -139,7 +143,7 @@ def weight_source(spec: specs.ModelSpec, checkpoints: Mapping[str, str],
         if not checkpoints or missing:
             alternative = "" if spec.released_export else ", or the trainer's --model_dir"
             needed = (" and ".join(f"--{m}_checkpoint" for m in missing) if missing
-                      else "--rgb_checkpoint and/or --flow_checkpoint")
+                      else "--rgb_checkpoint or --flow_checkpoint (or both)")
             raise app.UsageError(f"--model={spec.name}: give {needed}{alternative}")
         return WEIGHTS_FROM_CHECKPOINTS
     if not model_dir:

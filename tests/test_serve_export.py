@@ -268,7 +268,8 @@ def test_export_tool_takes_the_weight_flags_its_spec_gives(tmp_path):
     for args, message in (
             (["--model=i3d", f"--model_dir={tmp_path}"],
              "error: --model_dir: trainer-run models only (--model=two_stream_i3d), not "
-             "--model=i3d\n"),
+             "--model=i3d; a --model=i3d run's <model_dir>/released/model.ckpt is its "
+             "--rgb_checkpoint or --flow_checkpoint\n"),
             (["--model=two_stream_i3d", f"--rgb_checkpoint={tmp_path}/rgb"],
              "error: --model=two_stream_i3d: give --flow_checkpoint, or the trainer's "
              "--model_dir\n")):

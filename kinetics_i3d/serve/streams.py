@@ -63,8 +63,8 @@ def check_release_checkpoints(spec, checkpoints: Mapping[str, object]) -> None:
     with `modality_flag` (I3D), else every stream of the model (Two-Stream I3D: rgb and flow)."""
     if spec.modality_flag:
         if not checkpoints:
-            raise UserError(f"--model={spec.name} needs --rgb_checkpoint and/or "
-                            f"--flow_checkpoint (given: none)")
+            raise UserError(f"--model={spec.name} needs --rgb_checkpoint or "
+                            f"--flow_checkpoint (or both; given: none)")
         return
     wanted = spec.streams()
     if set(wanted) != set(checkpoints):
