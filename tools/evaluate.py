@@ -27,7 +27,7 @@ import json
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-from absl import app, flags
+from absl import flags
 
 from kinetics_i3d import specs
 from kinetics_i3d.serve import chunked, evaluate
@@ -68,16 +68,15 @@ flags.mark_flag_as_required("shards")
 flags.mark_flag_as_required("output_dir")
 
 
-# Which flags apply to a model, read from its spec (`kinetics_i3d.specs`): release-layout models
-# take per-stream checkpoints; models whose trainer runs write no release-layout checkpoint
-# (`not released_export`) are restored from the run's --model_dir (Two-Stream I3D: either).
+# Which flags apply to a model, read from its spec (`kinetics_i3d.specs`): where its weights come
+# from (`cli.WEIGHT_SOURCE_RULES`, shared with the export tool: release-layout checkpoints per
+# stream, or a trainer --model_dir for models whose runs write no released/), and the
+# prediction's own options.
 FLAG_RULES = {
-    **{f: ("release-layout", lambda s: s.released_layout)
-       for f in ("rgb_checkpoint", "flow_checkpoint")},
+    **cli.WEIGHT_SOURCE_RULES,
+    "num_classes": ("trainer-run", lambda s: not s.released_export),
     **{f: ("whole-video", lambda s: s.test_prediction == specs.PREDICT_WHOLE_VIDEO)
        for f in ("max_frames", "chunk_steps")},
-    **{f: ("trainer-run", lambda s: not s.released_export)
-       for f in ("model_dir", "checkpoint", "num_classes")},
     **{f: ("snapshot", lambda s: s.test_prediction == specs.PREDICT_SNAPSHOTS)
        for f in ("batch_size", "crop_size")},
 }
@@ -85,36 +84,14 @@ FLAG_RULES = {
 
 def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
     """(checkpoint arguments, evaluation keyword arguments) for --model, per its spec."""
-    for flag, (kind, applies) in FLAG_RULES.items():
-        if FLAGS[flag].present and not applies(spec):
-            takers = [n for n in specs.video_names() if applies(specs.get_spec(n))]
-            hint = ""
-            if flag == "model_dir" and spec.released_export:  # its runs write released/
-                hint = (f"; a --model={spec.name} run's <model_dir>/released/model.ckpt is its "
-                        f"--rgb_checkpoint or --flow_checkpoint")
-            raise app.UsageError(f"--{flag}: {kind} models only (--model={'/'.join(takers)}), "
-                                 f"not --model={spec.name}{hint}")
+    cli.check_flag_rules(FLAG_RULES, spec)
     common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
     whole_video = ({"max_frames": FLAGS.max_frames, "chunk_steps": FLAGS.chunk_steps}
                    if spec.test_prediction == specs.PREDICT_WHOLE_VIDEO else {})
     templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
                  if FLAGS[f"{m}_checkpoint"].value}
-    if templates and FLAGS.model_dir:
-        raise app.UsageError("--model_dir (a trainer run) replaces --rgb_checkpoint/"
-                             "--flow_checkpoint (release layout); give one or the other")
-    if spec.released_layout and (templates or spec.released_export):
-        wanted = spec.streams() if not spec.modality_flag else ()
-        missing = [m for m in wanted if m not in templates]
-        if not templates or missing:
-            alternative = "" if spec.released_export else ", or the trainer's --model_dir"
-            wanted_flags = " and ".join(f"--{m}_checkpoint" for m in missing) or (
-                "--rgb_checkpoint or --flow_checkpoint (or both)")
-            raise app.UsageError(f"--model={spec.name}: give {wanted_flags}{alternative}")
+    if cli.weight_source(spec, templates, FLAGS.model_dir) == cli.WEIGHTS_FROM_CHECKPOINTS:
         return {"checkpoints": templates}, dict(common, model=spec.name, **whole_video)
-    if not FLAGS.model_dir:
-        raise app.UsageError(f"--model={spec.name} needs --model_dir (the trainer's)"
-                             + (" or --rgb_checkpoint and --flow_checkpoint"
-                                if spec.released_layout else ""))
     snapshot = ({} if whole_video else
                 {"batch_size": FLAGS.batch_size, "crop_size": FLAGS.crop_size or None})
     return ({"model_dir": FLAGS.model_dir},
