@@ -346,20 +346,16 @@ def run_evaluation(shards: str, checkpoints: dict[str, str | None], output_dir: 
     model evaluated otherwise or missing streams.
     """
     from kinetics_i3d.checkpoints import checkpoint_identity
-    from kinetics_i3d.labels import label_map_beside
 
-    spec = specs.get_spec(model)
-    if spec.test_prediction != specs.PREDICT_WHOLE_VIDEO:
+    if specs.get_spec(model).test_prediction != specs.PREDICT_WHOLE_VIDEO:
         raise UserError(f"--model={model} is evaluated from its trainer --model_dir "
                         f"(run_model_evaluation), not from release-layout checkpoints")
-    streams.check_release_checkpoints(spec, checkpoints)
     # Two-Stream I3D is its two InceptionI3d streams, fused by `fusion.fuse_logits` as
     # `TwoStreamI3D` does: the whole-video pass runs each stream alone (ChunkedI3D).
-    models = streams.load_streams(checkpoints, num_classes)
+    models, label_map = streams.restore_release_streams(model, checkpoints, num_classes,
+                                                        label_map)
     runners = {m: ChunkedI3D(net, chunk_steps=chunk_steps) for m, net in models.items()}
     num_classes = next(iter(models.values())).num_classes
-    first = next((c for c in checkpoints.values() if c), None)
-    label_map = label_map or (label_map_beside(first) if first else None)  # a trainer run's
 
     def predictions(names, source):
         videos = shard_videos(shards, list(runners), max_frames, model, num_classes=num_classes,
@@ -407,9 +403,7 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
     `output_dir`).
     """
     from kinetics_i3d.checkpoints import checkpoint_identity
-    from kinetics_i3d.checkpoints.run import load_trained_model
     from kinetics_i3d.data import make_dataset
-    from kinetics_i3d.labels import label_map_beside, load_label_map
 
     spec = specs.SPECS.get(model_name)
     if spec is None or not spec.is_video_model or spec.released_export:
@@ -418,11 +412,8 @@ def run_model_evaluation(model_name: str, shards: str, model_dir: str, output_di
                         f"; an i3d run's released/model.ckpt is its --rgb_checkpoint or "
                         f"--flow_checkpoint")
     whole_video = spec.test_prediction == specs.PREDICT_WHOLE_VIDEO
-    label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
-    if num_classes is None and label_map:
-        num_classes = len(load_label_map(label_map))  # build the model once, at that count
-    model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes,
-                                     model_kwargs)
+    model, path, label_map = streams.restore_run_model(model_name, model_dir, checkpoint,
+                                                       label_map, num_classes, model_kwargs)
     # Each stream alone through the chunked pass, fused as the model does.
     nets = streams.stream_networks(model, model_name) if whole_video else {}
 

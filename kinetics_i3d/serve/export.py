@@ -283,27 +283,18 @@ def export_model(export_dir: str, model_name: str = "i3d",
       ClassCountError: the streams or the label map disagree on the class count.
       FileNotFoundError: no such checkpoint (no trainer checkpoint in `model_dir`).
     """
-    from kinetics_i3d.labels import label_map_beside, load_label_map
-
-    spec = served_spec(model_name)
+    served_spec(model_name)
     if (checkpoints is None) == (model_dir is None):
         raise ValueError("give release-layout checkpoints or a trainer model_dir (one of them)")
     if model_dir is not None:
-        from kinetics_i3d.checkpoints.run import load_trained_model
-
-        label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
-        num_classes = len(load_label_map(label_map)) if label_map else None
-        model, path = load_trained_model(model_name, model_dir, checkpoint, num_classes)
+        model, path, label_map = streams.restore_run_model(model_name, model_dir, checkpoint,
+                                                           label_map)
         models = streams.stream_networks(model, model_name)
-        logging.info("%s from trainer checkpoint %s, %d classes", model_name, path,
-                     model.num_classes)
-        names = streams.class_names(model.num_classes, label_map)
+        logging.info("%s from trainer checkpoint %s", model_name, path)
     else:
-        streams.check_release_checkpoints(spec, checkpoints)
-        models = streams.load_streams(dict(checkpoints))
-        num_classes = next(iter(models.values())).num_classes
-        for modality, prefix in checkpoints.items():
-            logging.info("%s stream: %s, %d classes", modality, prefix, num_classes)
-        names = streams.class_names(num_classes, label_map,
-                                    checkpoint=next(iter(checkpoints.values())))
+        models, label_map = streams.restore_release_streams(model_name, checkpoints,
+                                                            label_map=label_map)
+        logging.info("%s from release-layout checkpoints %s", model_name, dict(checkpoints))
+    num_classes = next(iter(models.values())).num_classes
+    names = streams.class_names(num_classes, label_map)
     return export_saved_model(export_dir, models, names, top_k=top_k)

@@ -72,6 +72,38 @@ def check_release_checkpoints(spec, checkpoints: Mapping[str, object]) -> None:
                         f"_checkpoint (given: {sorted(checkpoints)})")
 
 
+def restore_release_streams(model_name: str, checkpoints: Mapping[str, str | None],
+                            num_classes: int | None = None, label_map: str | None = None
+                            ) -> tuple[dict[str, InceptionI3d], str | None]:
+    """A release-layout model's streams and its label map: the one restore of evaluation and
+    export. `checkpoints` {modality: prefix, or None for random weights (tests)} must be the
+    streams of `model_name` (`check_release_checkpoints`); `label_map` None: the `label_map.txt`
+    beside the first checkpoint if any (a trainer run's released/ has one).
+    Returns ({modality: InceptionI3d}, label map path or None)."""
+    from kinetics_i3d import specs
+
+    check_release_checkpoints(specs.get_spec(model_name), checkpoints)
+    models = load_streams(dict(checkpoints), num_classes)
+    first = next((c for c in checkpoints.values() if c), None)
+    return models, label_map or (label_map_beside(first) if first else None)
+
+
+def restore_run_model(model_name: str, model_dir: str, which: str = "auto",
+                      label_map: str | None = None, num_classes: int | None = None,
+                      model_kwargs: dict | None = None):
+    """A trainer run's model and its label map: the one restore of evaluation and export.
+    `label_map` None: the run's own copy (`labels.label_map_beside(model_dir)`), whose length
+    is then the expected class count. Returns (model, checkpoint prefix, label map or None);
+    raises as `checkpoints.run.load_trained_model`."""
+    from kinetics_i3d.checkpoints.run import load_trained_model
+
+    label_map = label_map or label_map_beside(model_dir)  # the trainer copies it there
+    if num_classes is None and label_map:
+        num_classes = len(load_label_map(label_map))  # build the model once, at that count
+    model, path = load_trained_model(model_name, model_dir, which, num_classes, model_kwargs)
+    return model, path, label_map
+
+
 def stream_networks(model, model_name: str) -> dict[str, InceptionI3d]:
     """`model.stream_networks()`: `{modality: InceptionI3d}` of a `PREDICT_WHOLE_VIDEO` model
     (`kinetics_i3d.specs`; `InceptionI3d` gives `{modality: self}`, `TwoStreamI3D` its two).
