@@ -14,6 +14,22 @@ T = TypeVar("T")
 
 # Streams are added in this order (float addition of two operands is order-free; fixed anyway).
 STREAM_ORDER = ("rgb", "flow")
+# Two streams fused must cover the same clip: T RGB frames give T - 1 TV-L1 flow frames (one per
+# pair); T or T + 1 are accepted too. A larger difference is two different clips.
+MAX_FRAME_DIFFERENCE = 1
+
+
+def check_stream_lengths(num_frames: Mapping[str, int], what: str = "two-stream input") -> None:
+    """Raises `UserError` naming both lengths when the rgb and flow frame counts of one video
+    differ by more than `MAX_FRAME_DIFFERENCE` (no-op for one stream)."""
+    from kinetics_i3d.errors import UserError
+
+    if {"rgb", "flow"} <= set(num_frames):
+        rgb, flow = int(num_frames["rgb"]), int(num_frames["flow"])
+        if abs(rgb - flow) > MAX_FRAME_DIFFERENCE:
+            raise UserError(f"{what} of different lengths: rgb has {rgb} frames and flow {flow} "
+                            f"frames; give both streams of the same clip (flow T-1 frames for "
+                            f"T RGB frames, the TV-L1 pairs)")
 
 
 def fuse_logits(stream_logits: Mapping[str, T]) -> T:

@@ -149,6 +149,9 @@ class ModelSpec:
       (`kinetics_i3d.cli.WEIGHT_SOURCE_RULES`).
     consecutive_frames: its training clip is consecutive frames, so `--num_frames` may set the
       clip length (I3D: 64 by default).
+    crop_sizes: the `--crop_size` range (px, inclusive) the class can take, or None for any:
+      I3D's Logits pool Mixed_5c (ceil(S / 32) px) 7x7 VALID to one position, so 193 to 224;
+      C3D's fc6 is built for its 112 px crops.
     stream_logits: the class has `stream_logits(inputs, training)` -> `{stream: [B, K], "joint":
       [B, K]}` (each stream's logits beside the model's), which evaluation reports per stream.
     """
@@ -166,6 +169,7 @@ class ModelSpec:
     released_export: bool = False
     consecutive_frames: bool = False
     stream_logits: bool = False
+    crop_sizes: tuple[int, int] | None = None
 
     def __post_init__(self):
         if self.training_loss not in (LOSS_LAST, LOSS_ALL_STEPS):
@@ -186,6 +190,14 @@ class ModelSpec:
                              f"INIT_RELEASED in init_sources")
         if ("modality" in self.options) != self.modality_flag:
             raise ValueError(f"{self.name}: 'modality' must be in options iff modality_flag")
+
+    def check_crop_size(self, size: int, flag: str = "--crop_size") -> None:
+        """Raises ValueError naming `flag` when the class cannot take `size` px crops
+        (`crop_sizes`, inclusive; 0 means the interface's own and always passes)."""
+        if size and self.crop_sizes and not self.crop_sizes[0] <= size <= self.crop_sizes[1]:
+            low, high = self.crop_sizes
+            takes = f"{low} px" if low == high else f"{low} to {high} px"
+            raise ValueError(f"{flag}={size}: --model={self.name} takes {takes} crops")
 
     @property
     def is_video_model(self) -> bool:
@@ -238,7 +250,8 @@ SPECS: dict[str, ModelSpec] = {
         TemporalInterface("i3d", **_I3D_INTERFACE),
         modality_flag=True, options=("dropout_rate", "sync_batch_norm", "modality"),
         test_prediction=PREDICT_WHOLE_VIDEO, init_sources=(INIT_RUN, INIT_RELEASED),
-        released_layout=True, released_export=True, consecutive_frames=True),
+        released_layout=True, released_export=True, consecutive_frames=True,
+        crop_sizes=(193, 224)),
     # Two-Stream I3D (sec. 2.4, Fig. 2e): both I3D streams in one model, logits summed (the
     # release's eval_type=joint). Streams "rgb" and "flow", [T, H, W, C] each. A released
     # checkpoint holds one stream, so --init_checkpoint takes only a run of this model.
@@ -246,7 +259,8 @@ SPECS: dict[str, ModelSpec] = {
         "two_stream_i3d", "kinetics_i3d.models.baselines:TwoStreamI3D", "sec. 2.4, Fig. 2e",
         TemporalInterface("two_stream_i3d", **_I3D_INTERFACE),
         test_prediction=PREDICT_WHOLE_VIDEO, init_sources=(INIT_RUN,),
-        released_layout=True, consecutive_frames=True, stream_logits=True),
+        released_layout=True, consecutive_frames=True, stream_logits=True,
+        crop_sizes=(193, 224)),
     # ConvNet+LSTM (sec. 2.1, Table 1): one frame in five of the 25 fps stream; 25 rgb (5 s) to
     # train, 50 rgb (10 s) at test, from the start of the video. Layout [T, H, W, 3]. Loss at
     # every step.
@@ -266,7 +280,8 @@ SPECS: dict[str, ModelSpec] = {
             "c3d", ("rgb",), crop_size=112, short_side=128,
             train=Sampling(rgb_offsets=_range(16)),
             test=Sampling(rgb_offsets=_range(16), num_snapshots=15, snapshot_stride=16,
-                          rgb_layout=(15, 16)))),
+                          rgb_layout=(15, 16))),
+        crop_sizes=(112, 112)),
     # Two-Stream (sec. 2.3, Table 1): 1 rgb frame + a stack of 10 flow frames starting at it
     # (Simonyan & Zisserman's stack: flow t..t+9, 0.4 s). Test: 25 evenly spaced snapshots,
     # 25 rgb + 250 flow. Layout: rgb [S, H, W, 3], flow [S, 10, H, W, 2] (S = 1 / 25).

@@ -30,3 +30,14 @@ def test_fusion_of_tensors_and_bad_streams():
         fusion.fuse_logits({})
     with pytest.raises(ValueError, match=r"unknown stream\(s\) \['depth'\]"):
         fusion.fuse_logits({"rgb": rgb, "depth": flow})
+
+
+def test_stream_lengths_of_one_clip():
+    # T RGB frames and T - 1 TV-L1 flow frames (T or T + 1 accepted) are one clip; more is two.
+    from kinetics_i3d.errors import UserError
+
+    fusion.check_stream_lengths({"rgb": 10, "flow": 9})
+    fusion.check_stream_lengths({"rgb": 10, "flow": 11})
+    fusion.check_stream_lengths({"rgb": 10})
+    with pytest.raises(UserError, match="x of different lengths: rgb has 12 frames and flow 40"):
+        fusion.check_stream_lengths({"rgb": 12, "flow": 40}, "x")

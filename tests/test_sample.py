@@ -321,6 +321,17 @@ def test_long_input_memory_is_bounded_by_the_chunk(tmp_path):
     assert n == LONG_FRAMES and next(iter(frames)).shape == (224, 224, 3)
 
 
+def test_joint_streams_of_different_lengths_are_a_user_error(release_dir):
+    # 12 RGB and 40 flow frames are not one clip: refused as the SavedModel refuses them.
+    rng = np.random.default_rng(9)
+    with pytest.raises(UserError, match="rgb has 12 frames and flow 40 frames"):
+        sample.evaluate("joint", labels.default_label_map(400),
+                        str(release_dir / "rgb_imagenet" / "model.ckpt"),
+                        str(release_dir / "flow_imagenet" / "model.ckpt"),
+                        rgb_input=rng.uniform(-1, 1, [1, 12, 224, 224, 3]).astype(np.float32),
+                        flow_input=rng.uniform(-1, 1, [1, 40, 224, 224, 2]).astype(np.float32))
+
+
 def test_too_short_input_is_a_user_error(release_dir):
     with pytest.raises(UserError, match="rgb input has 8 frames; I3D's Logits need at least 9"):
         sample.evaluate("rgb", labels.default_label_map(400),

@@ -119,6 +119,11 @@ def test_two_streams_of_different_lengths_are_rejected_naming_both(exported):
     with pytest.raises(tf.errors.InvalidArgumentError, match="rgb has 16 frames and flow 9"):
         loaded.signatures["logits_preprocessed"](rgb=tf.zeros([1, 16, 224, 224, 3]),
                                                  flow=tf.zeros([1, 9, 224, 224, 2]))
+    # Different batch sizes: one RGB video was broadcast onto two flow videos (logits [2, K]).
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="rgb has 1 videos and flow 2; give both streams of the same videos"):
+        loaded.signatures["serving_default"](rgb=tf.zeros([1, 10, 8, 8, 3], tf.uint8),
+                                             flow=tf.zeros([2, 9, 8, 8, 2]))
 
 
 def test_inputs_longer_than_max_frames_are_rejected(exported):

@@ -46,6 +46,9 @@ def _config(shard, tmp_path, **overrides):
     (dict(batch_size_per_replica=0), r"--batch_size_per_replica must be > 0"),
     (dict(model="c3d", modality="flow"), r"--modality=flow applies to --model=i3d only"),
     (dict(num_frames=16, model="c3d"), r"--num_frames applies to I3D models"),
+    # Crops the class cannot take (spec.crop_sizes): I3D's Logits need 193..224, C3D's fc6 112.
+    (dict(model="i3d", crop_size=64), r"--crop_size=64: --model=i3d takes 193 to 224 px crops"),
+    (dict(model="c3d", crop_size=32), r"--crop_size=32: --model=c3d takes 112 px crops"),
     (dict(init_checkpoint="/nonexistent/ckpt"), r"--init_checkpoint=.*no checkpoint there"),
 ])
 def test_validate_names_the_bad_flag(shard, tmp_path, overrides, message):

@@ -561,3 +561,20 @@ def test_init_baselines_from_imagenet_inception_v1(tmp_path):
                     expected = np.repeat(expected.mean(axis=2, keepdims=True), var.shape[2], 2)
                 np.testing.assert_allclose(var.numpy(), expected, rtol=1e-6,
                                            err_msg=f"{name} {slim_name}")
+
+
+def test_a_model_without_weights_once_constructed_is_one_line(tmp_path):
+    # A new class that builds its layers lazily (on first call) has nothing to train or
+    # checkpoint when the trainer collects its variables: one line saying what to do, not
+    # zip()'s "not enough values to unpack" from the optimizer.
+    class Lazy(keras.Model):
+        def __init__(self, num_classes=2, **kwargs):
+            super().__init__()
+            self.fc = keras.layers.Dense(num_classes)
+
+        def call(self, inputs, training=None):
+            return self.fc(tf.reduce_mean(inputs, axis=[1, 2, 3]))
+
+    with pytest.raises(ValueError, match=r"--model=i3d: Lazy has no trainable weights once "
+                                         r"constructed; its __init__ must build them"):
+        Trainer(_config(tmp_path), model_fn=lambda c: Lazy(c.num_classes))

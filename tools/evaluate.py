@@ -27,7 +27,7 @@ import json
 
 from kinetics_i3d import cli  # first: TF env defaults (kinetics_i3d/__init__.py) before TF loads
 
-from absl import flags
+from absl import app, flags
 
 from kinetics_i3d import specs
 from kinetics_i3d.serve import chunked, evaluate
@@ -85,6 +85,10 @@ FLAG_RULES = {
 def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
     """(checkpoint arguments, evaluation keyword arguments) for --model, per its spec."""
     cli.check_flag_rules(FLAG_RULES, spec)
+    try:
+        spec.check_crop_size(FLAGS.crop_size)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
     whole_video = ({"max_frames": FLAGS.max_frames, "chunk_steps": FLAGS.chunk_steps}
                    if spec.test_prediction == specs.PREDICT_WHOLE_VIDEO else {})

@@ -47,8 +47,7 @@ from kinetics_i3d.serve import chunked, metrics, streams
 from kinetics_i3d.serve.streams import check_same_classes
 
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
-# Two-stream inputs may differ in length by the one frame TV-L1 flow lacks (T RGB -> T-1 flow).
-MAX_FRAME_DIFFERENCE = 1
+MAX_FRAME_DIFFERENCE = fusion.MAX_FRAME_DIFFERENCE  # the rule's home is kinetics_i3d.fusion
 # Most frames (batch x time) one request may carry per stream: 20 s at 25 fps, twice a Kinetics
 # clip. One pass at 224 px peaks at about 3 GiB RSS here (BUILD_NOTES.md, "Long videos").
 MAX_FRAMES = 500
@@ -104,16 +103,22 @@ class I3DServing(tf.Module):
 
     def _check_lengths(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """`inputs`, after asserting that two streams' time axes (axis 1) differ by at most
-        `MAX_FRAME_DIFFERENCE`; the error names both lengths."""
+        `MAX_FRAME_DIFFERENCE` and their batch sizes are equal; the error names both."""
         if len(self.streams) < 2:
             return inputs
         t_rgb, t_flow = tf.shape(inputs["rgb"])[1], tf.shape(inputs["flow"])[1]
-        ok = tf.abs(t_rgb - t_flow) <= MAX_FRAME_DIFFERENCE
+        b_rgb, b_flow = tf.shape(inputs["rgb"])[0], tf.shape(inputs["flow"])[0]
+        ok = tf.abs(t_rgb - t_flow) <= fusion.MAX_FRAME_DIFFERENCE
         check = tf.debugging.Assert(ok, [tf.strings.join([
             "two-stream input of different lengths: rgb has ", tf.strings.as_string(t_rgb),
             " frames and flow ", tf.strings.as_string(t_flow), " frames; give both streams of "
             "the same clip (flow T-1 frames for T RGB frames, the TV-L1 pairs)"])])
-        with tf.control_dependencies([check]):
+        # Same videos in both: a batch of 1 would otherwise broadcast onto the other's.
+        same_batch = tf.debugging.Assert(tf.equal(b_rgb, b_flow), [tf.strings.join([
+            "two-stream input of different batch sizes: rgb has ", tf.strings.as_string(b_rgb),
+            " videos and flow ", tf.strings.as_string(b_flow), "; give both streams of the same "
+            "videos"])])
+        with tf.control_dependencies([check, same_batch]):
             return {k: tf.identity(v) for k, v in inputs.items()}
 
     def _check_max_frames(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

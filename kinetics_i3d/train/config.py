@@ -127,6 +127,7 @@ def validate(config: TrainConfig, check_files: bool = True) -> None:
     if config.num_frames < 0 or config.crop_size < 0:
         raise ValueError(f"--num_frames and --crop_size must be >= 0 (0: the interface's), got "
                          f"{config.num_frames} and {config.crop_size}")
+    spec.check_crop_size(config.crop_size)
     if config.num_frames and not spec.consecutive_frames:
         raise ValueError(f"--num_frames applies to I3D models (consecutive frames); "
                          f"--model={config.model} samples the frames of its interface")

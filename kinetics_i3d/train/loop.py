@@ -156,6 +156,10 @@ class Trainer:
                                         for v in layer.trainable_variables]
             else:
                 self.train_variables = list(self.model.trainable_variables)
+            if not self.train_variables:  # a class that builds its weights lazily, on first call
+                raise ValueError(f"--model={config.model}: {type(self.model).__name__} has no "
+                                 f"trainable weights once constructed; its __init__ must build "
+                                 f"them (self.build(...)), as every registered model does")
             # Release: L2 weight decay on the convolution kernels (not on BN offsets or biases).
             self.decay_variables = [v for v in self.train_variables
                                     if v.path.endswith("kernel")]
