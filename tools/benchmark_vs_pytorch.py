@@ -150,20 +150,22 @@ def _conv_flops(model, shape) -> float:
     return total[0]
 
 
-def _median_time(fn, repeats: int) -> tuple[float, float, float]:
-    """(first-call seconds, median wall seconds and median process CPU seconds of `repeats`
-    further calls). CPU seconds (all threads) are less inflated than wall time when other jobs
-    share the cores."""
+def _timed_row(framework: str, what: str, fn, batch: int, frames: int) -> dict:
+    """One table row: `fn`'s first-call seconds, then the median wall seconds and median process
+    CPU seconds of `--repeats` further calls. CPU seconds (all threads) are less inflated than
+    wall time when other jobs share the cores."""
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
     times, cpu = [], []
-    for _ in range(repeats):
+    for _ in range(FLAGS.repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return first, float(np.median(times)), float(np.median(cpu))
+    return {"framework": framework, "what": what, "batch": batch, "frames": frames,
+            "first_s": first, "seconds": float(np.median(times)),
+            "cpu_seconds": float(np.median(cpu))}
 
 
 def _tf_rows(shapes) -> list[dict]:
@@ -179,17 +181,13 @@ def _tf_rows(shapes) -> list[dict]:
     model = InceptionI3d(num_classes=FLAGS.num_classes, modality="rgb")
     x = tf.random.uniform([1, FLAGS.forward_frames, size, size, 3], -1, 1)
     forward = tf.function(lambda v: model(v, training=False))
-    first, median, cpu = _median_time(lambda: forward(x).numpy(), FLAGS.repeats)
-    rows.append({"framework": "tensorflow", "what": "forward", "batch": 1,
-                 "frames": FLAGS.forward_frames, "first_s": first, "seconds": median,
-                 "cpu_seconds": cpu})
+    rows.append(_timed_row("tensorflow", "forward", lambda: forward(x).numpy(), 1,
+                           FLAGS.forward_frames))
     weights = tf.random.normal([3, 3, 3, 64, 192], stddev=0.05)
     feature = tf.random.uniform([1, FLAGS.forward_frames // 2, size // 4, size // 4, 64])
     conv = tf.function(lambda v: tf.nn.conv3d(v, weights, [1] * 5, "SAME"))
-    first, median, cpu = _median_time(lambda: conv(feature).numpy(), FLAGS.repeats)
-    rows.append({"framework": "tensorflow", "what": "conv3d Conv3d_2c_3x3", "batch": 1,
-                 "frames": FLAGS.forward_frames, "first_s": first, "seconds": median,
-                 "cpu_seconds": cpu})
+    rows.append(_timed_row("tensorflow", "conv3d Conv3d_2c_3x3", lambda: conv(feature).numpy(),
+                           1, FLAGS.forward_frames))
     for batch, frames in shapes:
         config = TrainConfig(model="i3d", modality="rgb", train_pattern="synthetic",
                              num_classes=FLAGS.num_classes, num_frames=frames,
@@ -199,11 +197,10 @@ def _tf_rows(shapes) -> list[dict]:
         trainer = Trainer(config)
         iterator = iter(trainer.strategy.distribute_datasets_from_function(
             synthetic_dataset_fn(config, trainer.global_batch, 3)))
-        first, median, cpu = _median_time(lambda: trainer.train_step(iterator), FLAGS.repeats)
-        rows.append({"framework": "tensorflow", "what": "train step", "batch": batch,
-                     "frames": frames, "first_s": first, "seconds": median,
-                 "cpu_seconds": cpu})
-        logging.info("TF train step %dx%d batch %d: %.2f s", frames, size, batch, median)
+        rows.append(_timed_row("tensorflow", "train step", lambda: trainer.train_step(iterator),
+                               batch, frames))
+        logging.info("TF train step %dx%d batch %d: %.2f s", frames, size, batch,
+                     rows[-1]["seconds"])
         keras.backend.clear_session()
     return rows
 
@@ -217,26 +214,12 @@ def _torch_rows(shapes) -> list[dict]:
     model = _torch_i3d(FLAGS.num_classes)
     x = torch.rand(1, 3, FLAGS.forward_frames, size, size) * 2 - 1
     model.eval()
-
-    def forward():
-        with torch.no_grad():
-            model(x)
-
-    first, median, cpu = _median_time(forward, FLAGS.repeats)
-    rows.append({"framework": "pytorch", "what": "forward", "batch": 1,
-                 "frames": FLAGS.forward_frames, "first_s": first, "seconds": median,
-                 "cpu_seconds": cpu})
+    rows.append(_timed_row("pytorch", "forward", torch.no_grad()(lambda: model(x)), 1,
+                           FLAGS.forward_frames))
     conv = torch.nn.Conv3d(64, 192, 3, padding=1, bias=False)
     feature = torch.rand(1, 64, FLAGS.forward_frames // 2, size // 4, size // 4)
-
-    def conv_call():
-        with torch.no_grad():
-            conv(feature)
-
-    first, median, cpu = _median_time(conv_call, FLAGS.repeats)
-    rows.append({"framework": "pytorch", "what": "conv3d Conv3d_2c_3x3", "batch": 1,
-                 "frames": FLAGS.forward_frames, "first_s": first, "seconds": median,
-                 "cpu_seconds": cpu})
+    rows.append(_timed_row("pytorch", "conv3d Conv3d_2c_3x3",
+                           torch.no_grad()(lambda: conv(feature)), 1, FLAGS.forward_frames))
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-7)
     for batch, frames in shapes:
@@ -249,11 +232,9 @@ def _torch_rows(shapes) -> list[dict]:
             loss.backward()
             optimizer.step()
 
-        first, median, cpu = _median_time(step, FLAGS.repeats)
-        rows.append({"framework": "pytorch", "what": "train step", "batch": batch,
-                     "frames": frames, "first_s": first, "seconds": median,
-                 "cpu_seconds": cpu})
-        logging.info("torch train step %dx%d batch %d: %.2f s", frames, size, batch, median)
+        rows.append(_timed_row("pytorch", "train step", step, batch, frames))
+        logging.info("torch train step %dx%d batch %d: %.2f s", frames, size, batch,
+                     rows[-1]["seconds"])
     return rows
 
 
