@@ -401,9 +401,7 @@ def test_init_checkpoint_of_another_architecture_is_refused(tmp_path):
                                         r"of --model=i3d \(\d+ of \d+ missing\)"):
         other.restore_or_initialize()
     with pytest.raises(ValueError, match=r"--init_checkpoint=.*no checkpoint in the folder"):
-        from kinetics_i3d.checkpoints.run import run_checkpoint
-
-        run_checkpoint(str(tmp_path))
+        checkpoints.resolve_checkpoint(str(tmp_path), "init_checkpoint")
 
 
 # ---------------------------------------------------------------- the rate and decay it applies

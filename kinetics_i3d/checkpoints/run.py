@@ -74,15 +74,6 @@ def checkpoint_key(path: str) -> str:
     return f"{MODEL_KEY}/{name}/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-def run_checkpoint(path: str) -> str | None:
-    """The trainer checkpoint `path` names, or None when it is another kind (released layout,
-    TF-slim). A folder (a run's `<model_dir>/ckpt` or `<model_dir>/best`) gives its newest;
-    `.index` / `.data-*` files their prefix (`checkpoints.resolve_checkpoint`)."""
-    path = resolve_checkpoint(path, "init_checkpoint")
-    keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-    return path if any(key.startswith(MODEL_KEY + "/") for key in keys) else None
-
-
 def restore_run_weights(model: keras.Model, prefix: str, model_flag: str | None = None) -> str:
     """Loads the weights of another run's trainer checkpoint `prefix` into `model` (same
     architecture). Same class count: everything ("all"); otherwise (a Kinetics-400 run
