@@ -108,8 +108,10 @@ def range_message(name: str, modality: str, low: float, high: float) -> str:
             f"in [-1, 1]; {how}")
 
 
-def check_unit_range(x: np.ndarray, name: str, modality: str = "rgb") -> None:
-    """Raises `UserError` when preprocessed input `x` is outside [-1, 1] (+- `RANGE_TOLERANCE`).
+def check_unit_range(x: np.ndarray, name: str, modality: str = "rgb"
+                     ) -> tuple[float, float] | None:
+    """Raises `UserError` when preprocessed input `x` is outside [-1, 1] (+- `RANGE_TOLERANCE`);
+    returns the (min, max) it found (None for an empty array), so callers need not read `x` again.
 
     For entry points that take preprocessed arrays (`.npy` inputs, feature extraction from
     arrays); the Keras model itself does not check (graph speed).
@@ -118,13 +120,14 @@ def check_unit_range(x: np.ndarray, name: str, modality: str = "rgb") -> None:
 
     x = np.asarray(x)
     if x.size == 0:
-        return
+        return None
     low, high = float(np.min(x)), float(np.max(x))
     if not (np.isfinite(low) and np.isfinite(high)):
         raise UserError(f"{name}: contains NaN or infinite values; expected preprocessed "
                         f"{modality} input in [-1, 1]")
     if low < -1.0 - RANGE_TOLERANCE or high > 1.0 + RANGE_TOLERANCE:
         raise UserError(range_message(name, modality, low, high))
+    return low, high
 
 
 # TensorFlow twins (graph-safe; same constants and rules as the numpy functions above).

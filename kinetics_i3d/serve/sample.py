@@ -104,10 +104,11 @@ def load_input(path: str, modality: str) -> np.ndarray:
             f"{modality} input {path!r} has shape {list(array.shape)}; expected "
             f"[1, T, {size}, {size}, {channels}]"
         )
-    preprocessing.check_unit_range(array, f"{modality} input {path!r}", modality)
-    if modality == "rgb" and array.min() >= 0.0:  # in range, but likely RGB scaled to [0, 1]
+    # One read of the (memory-mapped, possibly long) file for the range and the warning.
+    found = preprocessing.check_unit_range(array, f"{modality} input {path!r}", modality)
+    if modality == "rgb" and found and found[0] >= 0.0:  # in range, but likely RGB in [0, 1]
         logging.warning("rgb input %r: values in [%.4g, %.4g], none negative; if it is RGB in "
-                        "[0, 1], convert with x * 2 - 1", path, array.min(), array.max())
+                        "[0, 1], convert with x * 2 - 1", path, *found)
     return array
 
 
