@@ -153,14 +153,15 @@ def whole_video_predictions(videos: Iterable[TestVideo], runners: Mapping[str, C
     the Logits head}) over every frame of each video, logits fused by `fusion.fuse_logits`.
     Videos under `MIN_FRAMES` frames are looped to it (`looped`); longer ones are streamed."""
     for video in videos:
-        logits, looped = {}, False
-        for m in runners:
-            if m not in video.frames:
-                raise ValueError(f"video {video.media_id!r} has no {m} frames")
-        num_frames = {m: stream_frames(video.frames[m])[1] for m in runners}
+        missing = [m for m in runners if m not in video.frames]
+        if missing:
+            raise ValueError(f"video {video.media_id!r} has no {missing[0]} frames")
+        sources = {m: stream_frames(video.frames[m]) for m in runners}
+        num_frames = {m: n for m, (_, n) in sources.items()}
         fusion.check_stream_lengths(num_frames, f"video {video.media_id!r}: two-stream input")
+        logits, looped = {}, False
         for m, runner in runners.items():
-            frames, n = stream_frames(video.frames[m])
+            frames, n = sources[m]
             if n < MIN_FRAMES:
                 looped = True
                 frames = loop_to(np.asarray(list(frames)), MIN_FRAMES)

@@ -47,7 +47,6 @@ from kinetics_i3d.serve import chunked, metrics, streams
 from kinetics_i3d.serve.streams import check_same_classes
 
 SIGNATURES = ("serving_default", "features", "logits_preprocessed")
-MAX_FRAME_DIFFERENCE = fusion.MAX_FRAME_DIFFERENCE  # the rule's home is kinetics_i3d.fusion
 # Most frames (batch x time) one request may carry per stream: 20 s at 25 fps, twice a Kinetics
 # clip. One pass at 224 px peaks at about 3 GiB RSS here (BUILD_NOTES.md, "Long videos").
 MAX_FRAMES = 500
@@ -103,7 +102,8 @@ class I3DServing(tf.Module):
 
     def _check_lengths(self, inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """`inputs`, after asserting that two streams' time axes (axis 1) differ by at most
-        `MAX_FRAME_DIFFERENCE` and their batch sizes are equal; the error names both."""
+        `fusion.MAX_FRAME_DIFFERENCE` (the rule `fusion.check_stream_lengths` applies outside the
+        graph) and their batch sizes are equal; the error names both."""
         if len(self.streams) < 2:
             return inputs
         t_rgb, t_flow = tf.shape(inputs["rgb"])[1], tf.shape(inputs["flow"])[1]
