@@ -126,6 +126,12 @@ def check_flag_rules(rules: Mapping[str, tuple[str, Callable[[specs.ModelSpec], 
                                  f"not --model={spec.name}{hint}")
 
 
+def checkpoint_flags() -> dict[str, str]:
+    """{modality: prefix} of the `--rgb_checkpoint` / `--flow_checkpoint` flags given."""
+    return {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
+            if FLAGS[f"{m}_checkpoint"].value}
+
+
 def weight_source(spec: specs.ModelSpec, checkpoints: Mapping[str, str],
                   model_dir: str | None) -> str:
     """Where --model=`spec.name`'s weights come from: `WEIGHTS_FROM_CHECKPOINTS` (release-layout

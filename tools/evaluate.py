@@ -92,8 +92,7 @@ def _kwargs(spec: specs.ModelSpec) -> tuple[dict, dict]:
     common = dict(label_map=FLAGS.label_map, top_k=FLAGS.top_k, overwrite=FLAGS.overwrite)
     whole_video = ({"max_frames": FLAGS.max_frames, "chunk_steps": FLAGS.chunk_steps}
                    if spec.test_prediction == specs.PREDICT_WHOLE_VIDEO else {})
-    templates = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
-                 if FLAGS[f"{m}_checkpoint"].value}
+    templates = cli.checkpoint_flags()
     if cli.weight_source(spec, templates, FLAGS.model_dir) == cli.WEIGHTS_FROM_CHECKPOINTS:
         return {"checkpoints": templates}, dict(common, model=spec.name, **whole_video)
     snapshot = ({} if whole_video else

@@ -54,8 +54,7 @@ def main(argv):
     del argv
     spec = export.served_spec(FLAGS.model)  # a baseline: one line saying why not
     cli.check_flag_rules(cli.WEIGHT_SOURCE_RULES, spec, models=export.served_names())
-    checkpoints = {m: FLAGS[f"{m}_checkpoint"].value for m in ("rgb", "flow")
-                   if FLAGS[f"{m}_checkpoint"].value}
+    checkpoints = cli.checkpoint_flags()
     if cli.weight_source(spec, checkpoints, FLAGS.model_dir) == cli.WEIGHTS_FROM_MODEL_DIR:
         export.export_model(FLAGS.output_dir, spec.name, model_dir=FLAGS.model_dir,
                             checkpoint=FLAGS.checkpoint, label_map=FLAGS.label_map,
