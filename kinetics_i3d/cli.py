@@ -144,8 +144,7 @@ def weight_source(spec: specs.ModelSpec, checkpoints: Mapping[str, str],
         raise app.UsageError("--model_dir (a trainer run) replaces --rgb_checkpoint/"
                              "--flow_checkpoint (release layout); give one or the other")
     if spec.released_layout and (checkpoints or spec.released_export):
-        wanted = spec.streams() if not spec.modality_flag else ()
-        missing = [m for m in wanted if m not in checkpoints]
+        missing = [m for m in spec.release_streams() if m not in checkpoints]
         if not checkpoints or missing:
             alternative = "" if spec.released_export else ", or the trainer's --model_dir"
             needed = (" and ".join(f"--{m}_checkpoint" for m in missing) if missing

@@ -214,6 +214,12 @@ class ModelSpec:
             raise ValueError(f"{self.name} is not a video model: it has no streams")
         return self.interface.modalities
 
+    def release_streams(self) -> tuple[str, ...]:
+        """The streams whose release-layout checkpoints (one per stream, as the release) the
+        model needs: every stream it reads; () with `modality_flag` (any one, or both, each its
+        own single-stream model)."""
+        return () if self.modality_flag else self.streams()
+
     def model_class_object(self):
         """The Keras model class (imports it, and so TensorFlow, on first use)."""
         module, _, attr = self.model_class.partition(":")

@@ -61,12 +61,12 @@ def check_release_checkpoints(spec, checkpoints: Mapping[str, object]) -> None:
     """Raises `UserError` unless `checkpoints` ({modality: release-layout prefix}) are the streams
     `spec` (a `kinetics_i3d.specs.ModelSpec` with `released_layout`) is built from: one or both
     with `modality_flag` (I3D), else every stream of the model (Two-Stream I3D: rgb and flow)."""
-    if spec.modality_flag:
+    wanted = spec.release_streams()
+    if not wanted:
         if not checkpoints:
             raise UserError(f"--model={spec.name} needs --rgb_checkpoint or "
                             f"--flow_checkpoint (or both; given: none)")
         return
-    wanted = spec.streams()
     if set(wanted) != set(checkpoints):
         raise UserError(f"--model={spec.name} needs --{'_checkpoint and --'.join(wanted)}"
                         f"_checkpoint (given: {sorted(checkpoints)})")
